@@ -1,0 +1,55 @@
+"""pyqueue_client: message queues with Amazon-SQS semantics on the standard library alone.
+
+>>> from pyqueue_client import PyQueue
+>>> queue = PyQueue(queue_type="memory")
+>>> queue.add_message({"task": "send_email"}, item_id="m1")
+'m1'
+>>> [m["Id"] for m in queue.receive_messages(max_messages=5)]
+['m1']
+"""
+
+import logging
+
+from ._errors import (
+    ConfigurationError,
+    LockTimeoutError,
+    PyQueueError,
+    QueueCorruptedError,
+    QueuePathError,
+    StorageError,
+    ValidationError,
+)
+from ._facade import QUEUE_FILE_PATH, PyQueue
+from ._types import (
+    BatchDeleteFailure,
+    DeleteMessagesResult,
+    MessageBody,
+    QueueInfo,
+    QueueType,
+    ReceivedMessage,
+    StoredMessage,
+)
+
+__all__ = [
+    "QUEUE_FILE_PATH",
+    "BatchDeleteFailure",
+    "ConfigurationError",
+    "DeleteMessagesResult",
+    "LockTimeoutError",
+    "MessageBody",
+    "PyQueue",
+    "PyQueueError",
+    "QueueCorruptedError",
+    "QueueInfo",
+    "QueuePathError",
+    "QueueType",
+    "ReceivedMessage",
+    "StorageError",
+    "StoredMessage",
+    "ValidationError",
+    "__version__",
+]
+
+__version__ = "2.0.0.dev1"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

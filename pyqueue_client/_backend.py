@@ -1,0 +1,63 @@
+"""The storage contract every backend fulfils, one docstring per method.
+
+The facade validates and normalizes arguments before calling a backend, so a backend may trust
+them: ids are non-empty strings, bodies are JSON objects, numbers are in range. Results are the
+public TypedDicts, never internal objects a caller could mutate.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Protocol, Sequence, Tuple
+
+from ._types import DeleteMessagesResult, MessageBody, QueueInfo, ReceivedMessage, StoredMessage
+
+__all__ = ["QueueBackend"]
+
+
+class QueueBackend(Protocol):
+    """A queue with SQS semantics. Every method is atomic with respect to every other caller."""
+
+    def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
+        """Append ``(id, body)`` pairs in order; an id already present is a no-op. Returns the ids."""
+
+    def get_messages(self, max_messages: Optional[int]) -> List[StoredMessage]:
+        """The first ``max_messages`` messages in queue order (all when None); no visibility change."""
+
+    def get_message(self, item_id: str) -> Optional[StoredMessage]:
+        """The message with this id, or None."""
+
+    def check_existence(self, item_ids: Sequence[str]) -> List[str]:
+        """The given ids that exist, in the given order."""
+
+    def receive_messages(
+        self,
+        max_messages: int,
+        visibility_timeout: float,
+        delete_after_receive: bool,
+        only_new: bool,
+    ) -> List[ReceivedMessage]:
+        """Receive up to ``max_messages`` visible messages (see ``QueueState.receive``)."""
+
+    def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
+        """Delete by current receipt handle; stale, unknown or invalid handles fail individually."""
+
+    def remove_message(self, item_id: str) -> bool:
+        """Delete by id; False when absent."""
+
+    def update_message(self, item_id: str, body: MessageBody) -> bool:
+        """Replace the body and refresh the timestamp, keeping tracking fields; False when absent."""
+
+    def clear_queue(self) -> None:
+        """Remove every message."""
+
+    def get_queue_info(self) -> QueueInfo:
+        """Statistics: the counting keys plus the backend's own."""
+
+    def health_check(self) -> bool:
+        """Whether the queue can be read now. Never raises."""
+
+    def cleanup_expired_messages(self) -> bool:
+        """Clear expired visibility timeouts where the backend stores them; False if it cannot."""
+
+    def close(self) -> None:
+        """Release connections and handles; the backend is not used afterwards."""

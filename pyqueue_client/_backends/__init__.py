@@ -1,0 +1,1 @@
+"""Backends: one module each, all fulfilling ``pyqueue_client._backend.QueueBackend``."""

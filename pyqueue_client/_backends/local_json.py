@@ -1,0 +1,151 @@
+"""The local backend: a queue in one JSON file, shared safely by threads and processes.
+
+Every call is one transaction: lock (``<file>.lock``) -> read -> queue rules -> atomic write ->
+unlock. Reading is skipped when the file is still the version this object last wrote or read (same
+inode, size and mtime), and writing re-serializes only the messages the call touched. A file that
+is not a queue raises :class:`QueueCorruptedError` and is never written over.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+
+from .._errors import QueueCorruptedError, QueuePathError, StorageError
+from .._semantics import Clock, Counts, QueueState
+from .._storage.atomic import FileStamp, file_stamp, write_atomic
+from .._storage.json_format import FormatError, decode, encode, encode_record
+from .._storage.lock import FileLock
+from ._stateful import StatefulBackend
+from .._types import QueueInfo
+
+__all__ = ["LocalJsonBackend"]
+
+
+class _Snapshot(NamedTuple):
+    """The file as this object last saw it, parsed, with each record's line of text."""
+
+    stamp: Optional[FileStamp]
+    state: QueueState
+    lines: Dict[str, str]
+
+
+class LocalJsonBackend(StatefulBackend):
+    """A queue stored in ``path``; ``durable`` fsyncs every write, ``lock_timeout`` bounds waits."""
+
+    def __init__(self, path: str, clock: Clock, durable: bool = True, lock_timeout: float = 10.0):
+        super().__init__(clock)
+        self._path = path
+        self._durable = durable
+        self._lock = FileLock(path + ".lock", lock_timeout)
+        self._snapshot: Optional[_Snapshot] = None
+        _check_folder(path)
+        self._create_if_missing()
+
+    @property
+    def path(self) -> str:
+        """The queue file's path, as given."""
+        return self._path
+
+    def _create_if_missing(self) -> None:
+        """Create an empty queue file, as the original library did, so the path is checked now."""
+        if os.path.exists(self._path):
+            return
+        with self._lock.held():
+            if not os.path.exists(self._path):
+                self._write(encode([]))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[QueueState]:
+        with self._lock.held():
+            snapshot = self._load()
+            try:
+                yield snapshot.state
+                if snapshot.state.dirty:
+                    self._save(snapshot)
+            except BaseException:
+                self._snapshot = None  # memory may be ahead of the file: read it again next time
+                raise
+
+    def _info(self, counts: Counts) -> QueueInfo:
+        try:
+            size = os.path.getsize(self._path)
+        except OSError:
+            size = 0
+        return {
+            "queue_type": "local",
+            "queue_file": self._path,
+            "message_count": counts["message_count"],
+            "visible_messages": counts["visible_messages"],
+            "invisible_messages": counts["invisible_messages"],
+            "never_received": counts["never_received"],
+            "total_receives": counts["total_receives"],
+            "file_size": size,
+        }
+
+    def _load(self) -> _Snapshot:
+        try:
+            stamp: Optional[FileStamp] = file_stamp(os.stat(self._path))
+        except FileNotFoundError:
+            stamp = None
+        except OSError as exc:
+            raise self._storage_error("cannot read", exc) from exc
+        if self._snapshot is not None and self._snapshot.stamp == stamp:
+            return self._snapshot
+        self._snapshot = None
+        return _Snapshot(stamp, *self._read()) if stamp is not None else _Snapshot(None, QueueState(), {})
+
+    def _read(self) -> Tuple[QueueState, Dict[str, str]]:
+        try:
+            with open(self._path, "rb") as file:
+                data = file.read()
+        except FileNotFoundError:
+            return QueueState(), {}
+        except OSError as exc:
+            raise self._storage_error("cannot read", exc) from exc
+        try:
+            decoded = decode(data)
+        except FormatError as exc:
+            raise QueueCorruptedError(self._path, str(exc)) from None
+        state = QueueState(decoded.records)
+        state.dirty.update(decoded.upgraded)
+        return state, decoded.lines
+
+    def _save(self, snapshot: _Snapshot) -> None:
+        state, lines = snapshot.state, snapshot.lines
+        for item_id in state.dirty:
+            lines.pop(item_id, None)
+        ordered = []
+        for item_id, record in state.records.items():
+            line = lines.get(item_id)
+            if line is None:
+                line = lines[item_id] = encode_record(record)
+            ordered.append(line)
+        stamp = self._write(encode(ordered))
+        state.dirty.clear()
+        self._snapshot = _Snapshot(stamp, state, lines)
+
+    def _write(self, data: bytes) -> FileStamp:
+        try:
+            return write_atomic(self._path, data, self._durable)
+        except OSError as exc:
+            raise self._storage_error("cannot write", exc) from exc
+
+    def _storage_error(self, action: str, exc: OSError) -> StorageError:
+        return StorageError(f"{action} queue file {self._path!r}: {exc.strerror or exc}", self._path)
+
+    def close(self) -> None:
+        """Close the lock file; the queue file itself is never held open between calls."""
+        self._lock.close()
+
+
+def _check_folder(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise QueuePathError(
+            f"cannot use queue file {path!r}: folder {folder!r} does not exist. Create it first.",
+            path,
+        )
+    if os.path.isdir(path):
+        raise QueuePathError(f"cannot use queue file {path!r}: it is a folder", path)

@@ -1,0 +1,91 @@
+"""The exception hierarchy: one root, and each leaf also a builtin a user would naturally catch.
+
+Who is at fault decides the builtin: the caller (``ValueError``), the storage (``OSError``),
+a wait that ran out (``TimeoutError``), the network or server (``ConnectionError``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+__all__ = [
+    "ConfigurationError",
+    "LockTimeoutError",
+    "PyQueueError",
+    "QueueCorruptedError",
+    "QueuePathError",
+    "StorageError",
+    "ValidationError",
+]
+
+
+class PyQueueError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+class ValidationError(PyQueueError, ValueError):
+    """An argument is out of range or of the wrong kind; nothing was changed."""
+
+
+class ConfigurationError(PyQueueError, ValueError):
+    """``PyQueue(...)`` was given options that cannot work together (unknown queue type, ...)."""
+
+
+class StorageError(PyQueueError, OSError):
+    """The queue's storage could not be read or written; the stored state is unchanged.
+
+    ``path`` names the file involved.
+    """
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.args[0], self.path))
+
+
+class QueuePathError(ConfigurationError, StorageError):
+    """The queue file's path cannot be used, for instance because its folder does not exist."""
+
+    def __init__(self, message: str, path: str) -> None:
+        StorageError.__init__(self, message, path)
+
+
+class QueueCorruptedError(StorageError):
+    """The queue file does not hold a valid queue. It is left exactly as it was found.
+
+    ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        message = (
+            f"queue file {path!r} is corrupted: {reason}. It was not modified; "
+            "repair it or move it aside to start an empty queue."
+        )
+        super().__init__(message, path)
+        self.reason = reason
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.path, self.reason))
+
+
+class LockTimeoutError(PyQueueError, TimeoutError):
+    """Another process or thread held the queue's lock for longer than ``lock_timeout``."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__(
+            f"could not lock {path!r} within {timeout:g} s: another process is holding it. "
+            "Raise lock_timeout or find the process that holds the lock."
+        )
+        self.path = path
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.path, self.timeout))

@@ -1,0 +1,376 @@
+"""``PyQueue``: the one public entry point. It validates, picks a backend once, and delegates.
+
+Cross-cutting work lives here (argument checks, id choice, logging of state changes); queue
+behaviour lives in the backends. Adding a backend means one module in ``_backends`` and one line
+in ``_BACKENDS`` below.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from types import TracebackType
+from typing import (
+    Callable,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    overload,
+)
+
+from . import _validation as check
+from ._backend import QueueBackend
+from ._backends.local_json import LocalJsonBackend
+from ._backends.memory import MemoryBackend
+from ._errors import ConfigurationError, ValidationError
+from ._semantics import Clock, new_message_id, utc_now
+from ._types import (
+    DeleteMessagesResult,
+    MessageBody,
+    QueueInfo,
+    ReceivedMessage,
+    StoredMessage,
+    StrPath,
+)
+
+__all__ = ["PyQueue", "QUEUE_FILE_PATH"]
+
+_log = logging.getLogger("pyqueue_client.queue")
+
+_ENV_QUEUE_FILE = "QUEUE_FILE_PATH"
+_DEFAULT_QUEUE_FILE = "queue.json"
+
+#: The default local queue file as the environment named it when the package was imported:
+#: ``$QUEUE_FILE_PATH``, else ``"queue.json"`` (as in the original library). ``PyQueue`` reads the
+#: variable again each time it is constructed without ``queue_file``.
+QUEUE_FILE_PATH: str = os.environ.get(_ENV_QUEUE_FILE, _DEFAULT_QUEUE_FILE)
+
+
+class _Settings(NamedTuple):
+    """Everything a backend constructor may need, already validated."""
+
+    queue_file: str
+    server_url: Optional[str]
+    api_key: Optional[str]
+    queue_name: str
+    timeout: float
+    durable: bool
+    lock_timeout: float
+    clock: Clock
+
+
+def _local(settings: _Settings) -> QueueBackend:
+    return LocalJsonBackend(
+        settings.queue_file, settings.clock, settings.durable, settings.lock_timeout
+    )
+
+
+def _memory(settings: _Settings) -> QueueBackend:
+    return MemoryBackend(settings.clock)
+
+
+def _remote(settings: _Settings) -> QueueBackend:
+    if not settings.server_url:
+        raise ConfigurationError("queue_type='remote' needs server_url, e.g. 'http://127.0.0.1:8000'")
+    raise ConfigurationError(
+        "queue_type='remote' is not available in this version yet; use 'local' or 'memory'"
+    )
+
+
+_BACKENDS: Mapping[str, Callable[[_Settings], QueueBackend]] = {
+    "local": _local,
+    "memory": _memory,
+    "remote": _remote,
+}
+
+
+class PyQueue:
+    """A message queue with SQS semantics: visibility timeouts, receipt handles, receive counts.
+
+    ``queue_type`` picks where messages live: ``"local"`` (a JSON file shared safely by threads and
+    processes), ``"memory"`` (this object only; for tests) or ``"remote"`` (a PyQueue server).
+    Every method behaves the same in every mode. Delivery is at-least-once: a received message
+    that is not deleted within its visibility timeout is delivered again.
+
+    Keyword-only options: ``durable`` (local: fsync every write; default True), ``lock_timeout``
+    (local: seconds to wait for another process's lock before ``LockTimeoutError``; default 10),
+    ``clock`` (a function returning naive UTC ``datetime``; for tests that control time).
+
+    A ``PyQueue`` may be shared between threads, and is a context manager that calls ``close()``.
+    """
+
+    @overload
+    def __init__(
+        self,
+        queue_file: Optional[StrPath] = None,
+        queue_type: Literal["local"] = "local",
+        server_url: None = None,
+        api_key: None = None,
+        queue_name: str = "default",
+        timeout: float = 30,
+        *,
+        durable: bool = True,
+        lock_timeout: float = 10.0,
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        queue_file: None = None,
+        *,
+        queue_type: Literal["memory"],
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        queue_file: None,
+        queue_type: Literal["remote"],
+        server_url: str,
+        api_key: Optional[str] = None,
+        queue_name: str = "default",
+        timeout: float = 30,
+        *,
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        queue_file: None = None,
+        *,
+        queue_type: Literal["remote"],
+        server_url: str,
+        api_key: Optional[str] = None,
+        queue_name: str = "default",
+        timeout: float = 30,
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        queue_file: Optional[StrPath] = None,
+        queue_type: str = "local",
+        server_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        queue_name: str = "default",
+        timeout: float = 30,
+        *,
+        durable: bool = True,
+        lock_timeout: float = 10.0,
+        clock: Optional[Clock] = None,
+    ) -> None:
+        if not isinstance(queue_type, str) or queue_type.lower() not in _BACKENDS:
+            raise ConfigurationError(
+                f"unknown queue_type {queue_type!r}; choose one of {', '.join(map(repr, _BACKENDS))}"
+            )
+        self.queue_type: str = queue_type.lower()
+        self.queue_file: str = _queue_file(queue_file)
+        self.server_url = server_url
+        self.queue_name = queue_name
+        settings = _Settings(
+            queue_file=self.queue_file,
+            server_url=server_url,
+            api_key=api_key,
+            queue_name=queue_name,
+            timeout=check.positive_seconds(timeout, "timeout"),
+            durable=check.flag(durable, "durable"),
+            lock_timeout=check.positive_seconds(lock_timeout, "lock_timeout"),
+            clock=utc_now if clock is None else clock,
+        )
+        self._backend: QueueBackend = _BACKENDS[self.queue_type](settings)
+
+    def __repr__(self) -> str:
+        where = f"queue_file={self.queue_file!r}" if self.queue_type == "local" else ""
+        if self.server_url:
+            where = f"server_url={self.server_url!r}, queue_name={self.queue_name!r}"
+        return f"PyQueue(queue_type={self.queue_type!r}{', ' if where else ''}{where})"
+
+    # -- adding -----------------------------------------------------------------------------
+
+    def add_message(self, message: MessageBody, item_id: Optional[str] = None) -> str:
+        """Add ``message`` (a JSON-serializable dict) and return its id.
+
+        The id is ``item_id``, else ``message["id"]``, else a new UUID4. Adding an id that is
+        already in the queue changes nothing and returns the id, so a producer may safely retry.
+        """
+        return self.add_messages([message], None if item_id is None else [item_id])[0]
+
+    def add_messages(
+        self, messages: Sequence[MessageBody], item_ids: Optional[Sequence[Optional[str]]] = None
+    ) -> List[str]:
+        """Add many messages in one atomic step; returns their ids in order.
+
+        ``item_ids``, when given, has one entry per message (None picks the id as
+        ``add_message`` does). Every message is checked before anything is written.
+        """
+        items = _items(messages, item_ids)
+        ids = self._backend.add_messages(items)
+        for added in ids:
+            _log.info("message added: %s", added)
+        return ids
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_messages(self, max_messages: Optional[int] = None) -> List[StoredMessage]:
+        """Messages in queue order without changing their visibility; all of them when None."""
+        return self._backend.get_messages(check.peek_limit(max_messages))
+
+    def get_message(self, item_id: str) -> Optional[StoredMessage]:
+        """The message with this id, or None."""
+        return self._backend.get_message(check.item_id(item_id))
+
+    def has_message(self, item_id: str) -> bool:
+        """Whether a message with this id is in the queue."""
+        return bool(self._backend.check_existence([check.item_id(item_id)]))
+
+    def check_existence(self, item_ids: Iterable[str]) -> List[str]:
+        """The given ids that are in the queue, in the given order, looked up in one pass."""
+        return self._backend.check_existence(check.item_ids(item_ids))
+
+    # -- consuming --------------------------------------------------------------------------
+
+    def receive_messages(
+        self,
+        max_messages: int = 10,
+        visibility_timeout: float = 30,
+        delete_after_receive: bool = False,
+        only_new: bool = False,
+    ) -> List[ReceivedMessage]:
+        """Receive up to ``max_messages`` (1-100) visible messages, SQS-style, in queue order.
+
+        Each one becomes invisible for ``visibility_timeout`` seconds (0-43200), gets a new
+        ``ReceiptHandle`` and a higher ``receive_count``. Delete it with ``delete_message`` once
+        processed, or it is delivered again (at-least-once). ``only_new`` skips messages received
+        before. ``delete_after_receive`` removes them in the same step (at-most-once).
+        """
+        received = self._backend.receive_messages(
+            check.max_messages(max_messages),
+            check.visibility_timeout(visibility_timeout),
+            check.flag(delete_after_receive, "delete_after_receive"),
+            check.flag(only_new, "only_new"),
+        )
+        if received and delete_after_receive:
+            _log.info("deleted %d message(s) on receive", len(received))
+        return received
+
+    def delete_message(self, receipt_handle: str) -> bool:
+        """Delete the message this receipt handle came with; False if the handle is stale or unknown.
+
+        A handle stays valid until its message is received again (as in SQS).
+        """
+        result = self._backend.delete_messages([check.receipt_handle(receipt_handle)])
+        if result["Successful"]:
+            _log.info("message deleted via receipt handle")
+        return bool(result["Successful"])
+
+    def delete_messages(self, receipt_handles: Iterable[str]) -> DeleteMessagesResult:
+        """Delete many messages by receipt handle in one atomic step.
+
+        Never raises for a bad handle: each one lands in ``Successful`` or in ``Failed`` with a
+        reason (``"not_found"`` or ``"invalid"``).
+        """
+        if isinstance(receipt_handles, (str, bytes)):
+            raise ValidationError("receipt_handles must be a list of strings, not one string")
+        result = self._backend.delete_messages(list(receipt_handles))
+        if result["Successful"]:
+            _log.info("deleted %d message(s) via receipt handles", len(result["Successful"]))
+        return result
+
+    # -- changing ---------------------------------------------------------------------------
+
+    def remove_message(self, item_id: str) -> bool:
+        """Delete a message by id, whatever its visibility; False when absent."""
+        removed = self._backend.remove_message(check.item_id(item_id))
+        if removed:
+            _log.info("message removed: %s", item_id)
+        return removed
+
+    def update_message(self, item_id: str, new_message: MessageBody) -> bool:
+        """Replace a message's body and refresh its timestamp; False when absent.
+
+        Receive count, first receive time, visibility and receipt handle are kept.
+        """
+        updated = self._backend.update_message(
+            check.item_id(item_id), check.body(new_message, "new_message")
+        )
+        if updated:
+            _log.info("message updated: %s", item_id)
+        return updated
+
+    def clear_queue(self) -> bool:
+        """Remove every message. Returns True."""
+        self._backend.clear_queue()
+        _log.info("queue cleared")
+        return True
+
+    # -- maintenance ------------------------------------------------------------------------
+
+    def get_queue_info(self) -> QueueInfo:
+        """Statistics: message counts (visible, invisible, never received, total receives) and more."""
+        return self._backend.get_queue_info()
+
+    def health_check(self) -> bool:
+        """Whether the queue can be read right now. Never raises."""
+        return self._backend.health_check()
+
+    def cleanup_expired_messages(self) -> bool:
+        """Clear visibility timeouts that have passed, in storage.
+
+        Expired messages are visible either way; this only tidies what ``get_messages`` shows.
+        """
+        return self._backend.cleanup_expired_messages()
+
+    def close(self) -> None:
+        """Release what the backend holds open (lock files, connections). Safe to call twice."""
+        self._backend.close()
+
+    def __enter__(self) -> PyQueue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+def _queue_file(queue_file: Optional[StrPath]) -> str:
+    if queue_file is None:
+        return os.environ.get(_ENV_QUEUE_FILE, _DEFAULT_QUEUE_FILE)
+    try:
+        path = os.fspath(queue_file)
+    except TypeError:
+        raise ConfigurationError(f"queue_file must be a path, not {queue_file!r}") from None
+    if not isinstance(path, str) or not path:
+        raise ConfigurationError(f"queue_file must be a non-empty text path, not {queue_file!r}")
+    return path
+
+
+def _items(
+    messages: Sequence[MessageBody], item_ids: Optional[Sequence[Optional[str]]]
+) -> List[Tuple[str, MessageBody]]:
+    """Check every message and choose every id before anything is written."""
+    if isinstance(messages, dict) or not isinstance(messages, Sequence):
+        raise ValidationError("messages must be a list of dicts")
+    if item_ids is None:
+        item_ids = [None] * len(messages)
+    elif isinstance(item_ids, str) or len(item_ids) != len(messages):
+        raise ValidationError("item_ids must be a list with one id (or None) per message")
+    items = []
+    for message, given in zip(messages, item_ids):
+        body = check.body(message)
+        chosen = check.item_id(given) if given is not None else check.body_id(body)
+        items.append((chosen or new_message_id(), body))
+    return items
+

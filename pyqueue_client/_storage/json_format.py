@@ -1,0 +1,162 @@
+"""The local queue file format: a JSON array of stored messages, one message per line.
+
+```
+[
+{"id": "a", "timestamp": "...", "message_body": {...}, "receive_count": 0, ...},
+{"id": "b", ...}
+]
+```
+
+Any JSON array of messages is read (the original library wrote it indented); old messages with
+only ``id``, ``timestamp`` and ``message_body`` are upgraded with default tracking fields. A file
+written one message per line is parsed line by line, so each line's text can be reused as is on
+the next write and only the messages an operation touched are serialized again. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Mapping, NamedTuple, Optional, Set, Tuple, cast
+
+from .._semantics import Record, canonical_time
+
+__all__ = ["Decoded", "FormatError", "decode", "encode", "encode_record"]
+
+_EMPTY = "[]\n"
+_HEAD = "[\n"
+_TAIL = "\n]\n"
+_FIELD_ORDER = (
+    "id",
+    "timestamp",
+    "message_body",
+    "receive_count",
+    "first_received_at",
+    "invisible_until",
+    "current_receipt_handle",
+)
+
+
+class FormatError(ValueError):
+    """The bytes are not a queue file; the message says why, in words for a person."""
+
+
+class Decoded(NamedTuple):
+    """A decoded queue file."""
+
+    records: List[Record]
+    #: id -> the exact text of its line, for records whose line can be written back unchanged.
+    lines: Dict[str, str]
+    #: ids of records that were upgraded or normalized, and so must be serialized again.
+    upgraded: Set[str]
+
+
+def encode_record(record: Record) -> str:
+    """One record as a single line of JSON (ASCII, so any text round-trips)."""
+    return json.dumps(record, allow_nan=False)
+
+
+def encode(lines: List[str]) -> bytes:
+    """The file's bytes for the given record lines, in queue order."""
+    if not lines:
+        return _EMPTY.encode()
+    return (_HEAD + ",\n".join(lines) + _TAIL).encode()
+
+
+def decode(data: bytes) -> Decoded:
+    """Parse a queue file's bytes. Raises :class:`FormatError` for anything but a queue."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        return Decoded([], {}, set())
+    items = _split_lines(text)
+    if items is None:
+        return _decode_items(_parse_whole(text), {})
+    return _decode_items([item for item, _ in items], {i: line for i, (_, line) in enumerate(items)})
+
+
+def _split_lines(text: str) -> Optional[List[Tuple[object, str]]]:
+    """Parse a one-message-per-line file line by line; None when the file has another layout."""
+    if not (text.startswith(_HEAD) and text.endswith(_TAIL)):
+        return None
+    raw_lines = text[len(_HEAD) : -len(_TAIL)].split("\n")
+    items = []
+    last = len(raw_lines) - 1
+    for index, raw in enumerate(raw_lines):
+        line = raw[:-1] if index < last and raw.endswith(",") else raw
+        if index < last and line is raw:
+            return None
+        try:
+            items.append((json.loads(line), line))
+        except ValueError:
+            return None
+    return items
+
+
+def _parse_whole(text: str) -> List[object]:
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise FormatError(f"not valid JSON ({exc})") from None
+    if not isinstance(parsed, list):
+        raise FormatError(f"expected a JSON array of messages, found {type(parsed).__name__}")
+    return parsed
+
+
+def _decode_items(items: List[object], lines_by_index: Mapping[int, str]) -> Decoded:
+    records: List[Record] = []
+    lines: Dict[str, str] = {}
+    upgraded: Set[str] = set()
+    seen: Dict[str, int] = {}
+    for index, item in enumerate(items):
+        record, changed = _record(item, index)
+        item_id = record["id"]
+        if item_id in seen:
+            raise FormatError(f"messages {seen[item_id]} and {index} share the id {item_id!r}")
+        seen[item_id] = index
+        records.append(record)
+        if changed:
+            upgraded.add(item_id)
+        elif index in lines_by_index:
+            lines[item_id] = lines_by_index[index]
+    return Decoded(records, lines, upgraded)
+
+
+def _record(item: object, index: int) -> Tuple[Record, bool]:
+    """Check one array element and upgrade it in place; True when it had to change."""
+    if not isinstance(item, dict):
+        raise FormatError(f"message {index} is a {type(item).__name__}, not an object")
+    item_id = item.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        raise FormatError(f"message {index} has no string id")
+    if not isinstance(item.get("message_body"), dict):
+        raise FormatError(f"message {index} ({item_id!r}) has no object message_body")
+    if not isinstance(item.get("timestamp"), str):
+        raise FormatError(f"message {index} ({item_id!r}) has no string timestamp")
+    changed = _upgrade(item, index, item_id)
+    return cast(Record, item), changed
+
+
+def _upgrade(item: Dict[str, object], index: int, item_id: str) -> bool:
+    changed = not all(key in item for key in _FIELD_ORDER)
+    count = item.setdefault("receive_count", 0)
+    if type(count) is not int or count < 0:
+        raise FormatError(f"message {index} ({item_id!r}) has a bad receive_count {count!r}")
+    for key in ("first_received_at", "invisible_until"):
+        value = item.setdefault(key, None)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise FormatError(f"message {index} ({item_id!r}) has a bad {key} {value!r}")
+        try:
+            canonical = canonical_time(value)
+        except ValueError:
+            raise FormatError(f"message {index} ({item_id!r}) has a bad {key} {value!r}") from None
+        if canonical != value:
+            item[key] = canonical
+            changed = True
+    handle = item.setdefault("current_receipt_handle", None)
+    if handle is not None and not isinstance(handle, str):
+        raise FormatError(f"message {index} ({item_id!r}) has a bad receipt handle")
+    return changed
