@@ -18,10 +18,10 @@ class QueueBackend(Protocol):
     """A queue with SQS semantics. Every method is atomic with respect to every other caller."""
 
     def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
-        """Append ``(id, body)`` pairs in order; an id already present is a no-op. Returns the ids."""
+        """Append ``(id, body)`` pairs in order; an id already present is a no-op. Returns ids."""
 
     def get_messages(self, max_messages: Optional[int]) -> List[StoredMessage]:
-        """The first ``max_messages`` messages in queue order (all when None); no visibility change."""
+        """The first ``max_messages`` messages in order (all when None); visibility unchanged."""
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None."""
@@ -45,7 +45,7 @@ class QueueBackend(Protocol):
         """Delete by id; False when absent."""
 
     def update_message(self, item_id: str, body: MessageBody) -> bool:
-        """Replace the body and refresh the timestamp, keeping tracking fields; False when absent."""
+        """Replace the body, refresh the timestamp, keep tracking fields; False when absent."""
 
     def clear_queue(self) -> None:
         """Remove every message."""

@@ -39,7 +39,7 @@ from ._types import (
     StrPath,
 )
 
-__all__ = ["PyQueue", "QUEUE_FILE_PATH"]
+__all__ = ["QUEUE_FILE_PATH", "PyQueue"]
 
 _log = logging.getLogger("pyqueue_client.queue")
 
@@ -77,7 +77,9 @@ def _memory(settings: _Settings) -> QueueBackend:
 
 def _remote(settings: _Settings) -> QueueBackend:
     if not settings.server_url:
-        raise ConfigurationError("queue_type='remote' needs server_url, e.g. 'http://127.0.0.1:8000'")
+        raise ConfigurationError(
+            "queue_type='remote' needs server_url, e.g. 'http://127.0.0.1:8000'"
+        )
     raise ConfigurationError(
         "queue_type='remote' is not available in this version yet; use 'local' or 'memory'"
     )
@@ -170,7 +172,8 @@ class PyQueue:
     ) -> None:
         if not isinstance(queue_type, str) or queue_type.lower() not in _BACKENDS:
             raise ConfigurationError(
-                f"unknown queue_type {queue_type!r}; choose one of {', '.join(map(repr, _BACKENDS))}"
+                f"unknown queue_type {queue_type!r}; "
+                f"choose one of {', '.join(map(repr, _BACKENDS))}"
             )
         self.queue_type: str = queue_type.lower()
         self.queue_file: str = _queue_file(queue_file)
@@ -263,7 +266,7 @@ class PyQueue:
         return received
 
     def delete_message(self, receipt_handle: str) -> bool:
-        """Delete the message this receipt handle came with; False if the handle is stale or unknown.
+        """Delete the message this receipt handle came with; False if it is stale or unknown.
 
         A handle stays valid until its message is received again (as in SQS).
         """
@@ -315,7 +318,7 @@ class PyQueue:
     # -- maintenance ------------------------------------------------------------------------
 
     def get_queue_info(self) -> QueueInfo:
-        """Statistics: message counts (visible, invisible, never received, total receives) and more."""
+        """Statistics: message counts (visible, invisible, never received, receives) and more."""
         return self._backend.get_queue_info()
 
     def health_check(self) -> bool:
@@ -373,4 +376,3 @@ def _items(
         chosen = check.item_id(given) if given is not None else check.body_id(body)
         items.append((chosen or new_message_id(), body))
     return items
-

@@ -2,7 +2,8 @@
 
 Visibility, receipt handles, receive counts, ``only_new``, expiry and counting live here and only
 here. The in-memory and local JSON backends run every call through a :class:`QueueState`; backends
-that keep their data elsewhere (SQL, HTTP) implement the same rules and pass the same contract tests.
+that keep their data elsewhere (SQL, HTTP) implement the same rules and pass the same contract
+tests.
 
 Times are naive UTC and stored as canonical ISO-8601 strings with microseconds
 (``2026-01-22T12:00:00.000000``). Canonical strings sort like the instants they name, so the hot
@@ -15,7 +16,18 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypedDict
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypedDict,
+)
 
 from ._types import (
     BatchDeleteFailure,
@@ -318,4 +330,3 @@ class QueueState:
         record = self.records.pop(item_id)
         self._forget_handle(record)
         self.dirty.add(item_id)
-

@@ -36,7 +36,9 @@ MAX_VISIBILITY_TIMEOUT = 43200
 def body(message: object, name: str = "message") -> MessageBody:
     """A JSON-object body, returned as a private deep copy in its JSON form."""
     if not isinstance(message, dict):
-        raise ValidationError(f"{name} must be a dict (a JSON object), not {type(message).__name__}")
+        raise ValidationError(
+            f"{name} must be a dict (a JSON object), not {type(message).__name__}"
+        )
     try:
         encoded = json.dumps(message, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -116,7 +118,7 @@ def positive_seconds(value: object, name: str) -> float:
 
 
 def flag(value: object, name: str) -> bool:
-    """A boolean option (the original accepted any truthy value; so do we, but not None-ish junk)."""
+    """A boolean option: True or False (integers 0 and 1 too, as the original accepted)."""
     if not isinstance(value, (bool, int)):
         raise ValidationError(f"{name} must be True or False, not {value!r}")
     return bool(value)

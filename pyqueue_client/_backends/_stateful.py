@@ -90,5 +90,5 @@ class StatefulBackend(ABC):
             state.cleanup_expired(self._clock())
         return True
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: most backends hold nothing to release
         """Nothing to release by default."""

@@ -17,8 +17,8 @@ from .._semantics import Clock, Counts, QueueState
 from .._storage.atomic import FileStamp, file_stamp, write_atomic
 from .._storage.json_format import FormatError, decode, encode, encode_record
 from .._storage.lock import FileLock
-from ._stateful import StatefulBackend
 from .._types import QueueInfo
+from ._stateful import StatefulBackend
 
 __all__ = ["LocalJsonBackend"]
 
@@ -94,7 +94,10 @@ class LocalJsonBackend(StatefulBackend):
         if self._snapshot is not None and self._snapshot.stamp == stamp:
             return self._snapshot
         self._snapshot = None
-        return _Snapshot(stamp, *self._read()) if stamp is not None else _Snapshot(None, QueueState(), {})
+        if stamp is None:
+            return _Snapshot(None, QueueState(), {})
+        self._snapshot = _Snapshot(stamp, *self._read())
+        return self._snapshot
 
     def _read(self) -> Tuple[QueueState, Dict[str, str]]:
         try:
@@ -108,9 +111,9 @@ class LocalJsonBackend(StatefulBackend):
             decoded = decode(data)
         except FormatError as exc:
             raise QueueCorruptedError(self._path, str(exc)) from None
-        state = QueueState(decoded.records)
-        state.dirty.update(decoded.upgraded)
-        return state, decoded.lines
+        # Upgraded records have no reusable line, so the next write serializes them; reading
+        # alone never rewrites the file.
+        return QueueState(decoded.records), decoded.lines
 
     def _save(self, snapshot: _Snapshot) -> None:
         state, lines = snapshot.state, snapshot.lines
@@ -133,7 +136,9 @@ class LocalJsonBackend(StatefulBackend):
             raise self._storage_error("cannot write", exc) from exc
 
     def _storage_error(self, action: str, exc: OSError) -> StorageError:
-        return StorageError(f"{action} queue file {self._path!r}: {exc.strerror or exc}", self._path)
+        return StorageError(
+            f"{action} queue file {self._path!r}: {exc.strerror or exc}", self._path
+        )
 
     def close(self) -> None:
         """Close the lock file; the queue file itself is never held open between calls."""

@@ -8,6 +8,7 @@ loss may lose the latest writes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
@@ -87,7 +88,5 @@ def _fsync_folder(folder: str) -> None:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.remove(path)
-    except OSError:
-        pass

@@ -16,7 +16,7 @@ the next write and only the messages an operation touched are serialized again. 
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Mapping, NamedTuple, Optional, Set, Tuple, cast
+from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple, cast
 
 from .._semantics import Record, canonical_time
 
@@ -44,10 +44,9 @@ class Decoded(NamedTuple):
     """A decoded queue file."""
 
     records: List[Record]
-    #: id -> the exact text of its line, for records whose line can be written back unchanged.
+    #: id -> the exact text of its line, for records whose line can be written back unchanged
+    #: (not for records that were upgraded or normalized on the way in).
     lines: Dict[str, str]
-    #: ids of records that were upgraded or normalized, and so must be serialized again.
-    upgraded: Set[str]
 
 
 def encode_record(record: Record) -> str:
@@ -69,11 +68,13 @@ def decode(data: bytes) -> Decoded:
     except UnicodeDecodeError as exc:
         raise FormatError(f"not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
-        return Decoded([], {}, set())
+        return Decoded([], {})
     items = _split_lines(text)
     if items is None:
         return _decode_items(_parse_whole(text), {})
-    return _decode_items([item for item, _ in items], {i: line for i, (_, line) in enumerate(items)})
+    return _decode_items(
+        [item for item, _ in items], {i: line for i, (_, line) in enumerate(items)}
+    )
 
 
 def _split_lines(text: str) -> Optional[List[Tuple[object, str]]]:
@@ -107,7 +108,6 @@ def _parse_whole(text: str) -> List[object]:
 def _decode_items(items: List[object], lines_by_index: Mapping[int, str]) -> Decoded:
     records: List[Record] = []
     lines: Dict[str, str] = {}
-    upgraded: Set[str] = set()
     seen: Dict[str, int] = {}
     for index, item in enumerate(items):
         record, changed = _record(item, index)
@@ -116,11 +116,9 @@ def _decode_items(items: List[object], lines_by_index: Mapping[int, str]) -> Dec
             raise FormatError(f"messages {seen[item_id]} and {index} share the id {item_id!r}")
         seen[item_id] = index
         records.append(record)
-        if changed:
-            upgraded.add(item_id)
-        elif index in lines_by_index:
+        if not changed and index in lines_by_index:
             lines[item_id] = lines_by_index[index]
-    return Decoded(records, lines, upgraded)
+    return Decoded(records, lines)
 
 
 def _record(item: object, index: int) -> Tuple[Record, bool]:
