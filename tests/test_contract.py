@@ -406,7 +406,10 @@ def test_handles_are_unique_and_unguessable(queue: PyQueue) -> None:
     queue.add_messages([{"n": n} for n in range(50)])
     handles: Set[str] = set()
     for _ in range(4):
-        handles.update(m["ReceiptHandle"] for m in queue.receive_messages(max_messages=50, visibility_timeout=0))
+        handles.update(
+            m["ReceiptHandle"]
+            for m in queue.receive_messages(max_messages=50, visibility_timeout=0)
+        )
     assert len(handles) == 200
     assert all(len(handle) >= len("receipt_") + 22 for handle in handles)  # >= 128 random bits
 
@@ -646,3 +649,28 @@ def test_json_dump_of_results(queue: PyQueue) -> None:
     json.dumps(queue.receive_messages(visibility_timeout=0))
     json.dumps(queue.get_messages())
     json.dumps(queue.get_queue_info())
+
+
+def test_state_changes_are_logged_without_bodies(
+    queue: PyQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="pyqueue_client")
+    queue.add_message({"secret": "s3cr3t-body"}, item_id="logged-id")
+    handle = queue.receive_messages()[0]["ReceiptHandle"]
+    queue.delete_message(handle)
+    queue.add_message({"n": 1}, item_id="b")
+    queue.update_message("b", {"n": 2})
+    queue.remove_message("b")
+    queue.add_message({"n": 1}, item_id="c")
+    queue.receive_messages(delete_after_receive=True)
+    queue.clear_queue()
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "message added: logged-id" in text
+    assert "deleted via receipt handle" in text
+    assert "message updated: b" in text
+    assert "message removed: b" in text
+    assert "deleted 1 message(s) on receive" in text
+    assert "queue cleared" in text
+    assert "s3cr3t" not in text
+    assert handle not in text
+    assert all(record.name.startswith("pyqueue_client") for record in caplog.records)

@@ -6,11 +6,10 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
-import pyqueue_client._storage.atomic as atomic
 from pyqueue_client import (
     QUEUE_FILE_PATH,
     PyQueue,
@@ -19,6 +18,7 @@ from pyqueue_client import (
     QueuePathError,
     StorageError,
 )
+from pyqueue_client._storage import atomic
 
 from .conftest import FakeClock
 
@@ -43,7 +43,8 @@ def test_file_is_the_readme_format_one_message_per_line(tmp_path: Path, clock: F
     handle = queue.receive_messages(max_messages=1, visibility_timeout=60)[0]["ReceiptHandle"]
     text = path.read_text()
     lines = text.splitlines()
-    assert lines[0] == "[" and lines[-1] == "]"
+    assert lines[0] == "["
+    assert lines[-1] == "]"
     assert len(lines) == 4
     stored = json.loads(text)
     assert stored[0] == {
@@ -117,7 +118,7 @@ def test_reading_alone_does_not_rewrite_an_old_file(tmp_path: Path, clock: FakeC
 
 def test_tracking_times_in_other_forms_are_normalized(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "queue.json"
-    item = dict(OLD_FORMAT[0])
+    item: Dict[str, Any] = dict(OLD_FORMAT[0])
     item.update(
         receive_count=2,
         first_received_at="2026-01-22T11:00:00Z",
@@ -150,7 +151,7 @@ def test_writes_reuse_untouched_lines(tmp_path: Path, clock: FakeClock) -> None:
     other = _queue(path, clock)  # a second object: it must parse the file, then reuse lines
     other.remove_message("m2")
     after = path.read_text().splitlines()
-    assert after == before[:3] + [before[4]] + before[5:]
+    assert after == [*before[:3], before[4], *before[5:]]
 
 
 def test_queue_file_path_environment_variable(
@@ -164,9 +165,7 @@ def test_queue_file_path_environment_variable(
     assert isinstance(QUEUE_FILE_PATH, str)
 
 
-def test_default_queue_file_is_queue_json(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_queue_file_is_queue_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QUEUE_FILE_PATH", raising=False)
     monkeypatch.chdir(tmp_path)
     queue = PyQueue()
@@ -201,6 +200,8 @@ def test_readme_quick_start_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 # -- corrupt files: a typed error naming the file, and the bytes untouched ----------------------
 
+_ITEM = b'{"id": "a", "timestamp": "t", "message_body": {}'
+
 CORRUPT = {
     "truncated": b'[\n{"id": "a", "timestamp": "2026-01-22T12:00:00", "message_body": {"x"',
     "not a list": b'{"id": "a"}',
@@ -210,11 +211,11 @@ CORRUPT = {
     "empty id": b'[{"id": "", "timestamp": "t", "message_body": {}}]',
     "body not an object": b'[{"id": "a", "timestamp": "t", "message_body": "text"}]',
     "no timestamp": b'[{"id": "a", "message_body": {}}]',
-    "bad receive count": b'[{"id": "a", "timestamp": "t", "message_body": {}, "receive_count": -1}]',
-    "bool receive count": b'[{"id": "a", "timestamp": "t", "message_body": {}, "receive_count": true}]',
-    "bad time": b'[{"id": "a", "timestamp": "t", "message_body": {}, "invisible_until": "soon"}]',
-    "time not text": b'[{"id": "a", "timestamp": "t", "message_body": {}, "first_received_at": 5}]',
-    "bad handle": b'[{"id": "a", "timestamp": "t", "message_body": {}, "current_receipt_handle": 1}]',
+    "bad receive count": b"[" + _ITEM + b', "receive_count": -1}]',
+    "bool receive count": b"[" + _ITEM + b', "receive_count": true}]',
+    "bad time": b"[" + _ITEM + b', "invisible_until": "soon"}]',
+    "time not text": b"[" + _ITEM + b', "first_received_at": 5}]',
+    "bad handle": b"[" + _ITEM + b', "current_receipt_handle": 1}]',
     "duplicate ids": b'[{"id": "a", "timestamp": "t", "message_body": {}},\n'
     b' {"id": "a", "timestamp": "t", "message_body": {}}]',
     "binary garbage": bytes(range(256)) * 4,
@@ -430,9 +431,9 @@ def test_folder_removed_later_is_a_storage_error(tmp_path: Path, clock: FakeCloc
 )
 def test_bad_options_are_configuration_errors(tmp_path: Path, options: Any) -> None:
     options.setdefault("queue_file", tmp_path / "queue.json")
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(PyQueueError) as caught:
         PyQueue(**options)
-    assert isinstance(caught.value, PyQueueError)
+    assert isinstance(caught.value, ValueError)
     assert not (tmp_path / "queue.json").exists()
 
 
@@ -443,13 +444,13 @@ def test_queue_type_is_case_insensitive(tmp_path: Path) -> None:
 def test_unchanged_file_is_not_parsed_again(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pyqueue_client._backends.local_json as local_json
+    from pyqueue_client._backends import local_json
 
     path = tmp_path / "queue.json"
     path.write_text(json.dumps(OLD_FORMAT))
     queue = _queue(path, clock)
     parsed: List[int] = []
-    real_decode = local_json.decode
+    real_decode = local_json.decode  # type: ignore[attr-defined]
 
     def counting_decode(data: bytes) -> Any:
         parsed.append(len(data))

@@ -1,0 +1,246 @@
+"""The ``pyqueue`` command line, also run as ``python -m pyqueue_client``.
+
+Each subcommand is one row of ``_COMMANDS``: its help line, a function that declares its arguments
+and a function that runs it. ``main`` only parses and dispatches, so a new subcommand (``serve``,
+say) is one more row and two small functions.
+
+Exit codes: 0 success, 1 the demo found a problem, 2 a usage error or a library error
+(``PyQueueError``, printed as one line on stderr), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable, Dict, NamedTuple, Optional, Sequence
+
+from . import __version__
+from ._demo import DemoConfig, run_demo
+from ._errors import PyQueueError
+from ._facade import PyQueue
+
+__all__ = ["main"]
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+# Upper bounds that keep a typo from starting thousands of processes.
+_MAX_MESSAGES = 1_000_000
+_MAX_PROCESSES = 64
+
+
+# -- argument types ----------------------------------------------------------------------------
+
+
+def _json_value(text: str) -> object:
+    """An argument parsed as JSON (the library then checks that it is an object)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
+
+
+def _count(high: int) -> Callable[[str], int]:
+    """An argument type: a whole number from 1 to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not 1 <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {high}, not {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argument type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+# -- subcommands -------------------------------------------------------------------------------
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = DemoConfig()
+    add = parser.add_argument
+    add("--messages", type=_count(_MAX_MESSAGES), default=defaults.messages, metavar="N")
+    add("--producers", type=_count(_MAX_PROCESSES), default=defaults.producers, metavar="P")
+    add("--consumers", type=_count(_MAX_PROCESSES), default=defaults.consumers, metavar="C")
+    add("--batch", type=_count(100), default=defaults.batch, metavar="B", help="per call")
+    add(
+        "--crash-timeout",
+        type=_seconds,
+        default=defaults.crash_timeout,
+        metavar="S",
+        help="visibility timeout of the consumer that crashes (default: %(default)s)",
+    )
+    add(
+        "--timeout",
+        type=_seconds,
+        default=defaults.timeout,
+        metavar="S",
+        help="give up (and fail) after this many seconds (default: %(default)s)",
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    config = DemoConfig(
+        messages=args.messages,
+        producers=args.producers,
+        consumers=args.consumers,
+        batch=args.batch,
+        crash_timeout=args.crash_timeout,
+        timeout=args.timeout,
+    )
+    return run_demo(config)
+
+
+def _send_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "message", type=_json_value, metavar="JSON", help="""the body, e.g. '{"task": "email"}'"""
+    )
+    parser.add_argument("--id", help="the message id (default: the body's id, else a new UUID)")
+
+
+def _send(args: argparse.Namespace) -> int:
+    with _queue(args) as queue:
+        print(queue.add_message(args.message, args.id))
+    return 0
+
+
+def _receive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max", type=int, default=1, metavar="N", help="at most N (1-100)")
+    parser.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds the messages stay hidden from other consumers (default: %(default)s)",
+    )
+    parser.add_argument("--delete", action="store_true", help="delete them as they are received")
+
+
+def _receive(args: argparse.Namespace) -> int:
+    with _queue(args) as queue:
+        _print_json(queue.receive_messages(args.max, args.visibility_timeout, args.delete))
+    return 0
+
+
+def _peek_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max", type=int, metavar="N", help="at most N (default: all)")
+
+
+def _peek(args: argparse.Namespace) -> int:
+    with _queue(args) as queue:
+        _print_json(queue.get_messages(args.max))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    with _queue(args) as queue:
+        _print_json(queue.get_queue_info())
+    return 0
+
+
+def _clear(args: argparse.Namespace) -> int:
+    with _queue(args) as queue:
+        queue.clear_queue()
+        print(f"cleared {queue.queue_file}")
+    return 0
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """For subcommands that take only the shared options."""
+
+
+def _queue(args: argparse.Namespace) -> PyQueue:
+    # None lets PyQueue read QUEUE_FILE_PATH now, as the library does.
+    return PyQueue(args.queue_file)
+
+
+def _print_json(value: object) -> None:
+    # ASCII-only JSON prints on any console encoding and still round-trips every character.
+    print(json.dumps(value, indent=2))
+
+
+# -- the table and the entry point -------------------------------------------------------------
+
+
+class _Command(NamedTuple):
+    """One subcommand: its help line, its arguments, what it runs, and whether it opens a queue."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    on_queue_file: bool
+
+
+_COMMANDS: Dict[str, _Command] = {
+    "demo": _Command(
+        "producers and consumers in separate processes, with a crash and a redelivery",
+        _demo_arguments,
+        _demo,
+        on_queue_file=False,
+    ),
+    "send": _Command("add a message; prints its id", _send_arguments, _send, True),
+    "receive": _Command(
+        "receive messages SQS-style; prints them as JSON", _receive_arguments, _receive, True
+    ),
+    "peek": _Command("show messages without receiving them", _peek_arguments, _peek, True),
+    "info": _Command("print the queue's statistics as JSON", _no_arguments, _info, True),
+    "clear": _Command("remove every message", _no_arguments, _clear, True),
+}
+
+
+def _program_name() -> str:
+    """``pyqueue``, or ``python -m pyqueue_client`` when run that way."""
+    started_as = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return "python -m pyqueue_client" if started_as == "__main__.py" else "pyqueue"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand in ``_COMMANDS``."""
+    parser = argparse.ArgumentParser(
+        prog=_program_name(),
+        description="Message queues with Amazon-SQS semantics, on the standard library alone.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    queue_file = argparse.ArgumentParser(add_help=False)
+    queue_file.add_argument(
+        "--queue-file",
+        metavar="PATH",
+        help="the local queue file (default: $QUEUE_FILE_PATH, else queue.json)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in _COMMANDS.items():
+        parents = [queue_file] if command.on_queue_file else []
+        sub = commands.add_parser(name, help=command.help, description=command.help, parents=parents)
+        command.arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except PyQueueError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
