@@ -22,6 +22,7 @@ from ._errors import (
 from ._facade import QUEUE_FILE_PATH, PyQueue
 from ._types import (
     BatchDeleteFailure,
+    DeleteFailureReason,
     DeleteMessagesResult,
     MessageBody,
     QueueInfo,
@@ -34,6 +35,7 @@ __all__ = [
     "QUEUE_FILE_PATH",
     "BatchDeleteFailure",
     "ConfigurationError",
+    "DeleteFailureReason",
     "DeleteMessagesResult",
     "LockTimeoutError",
     "MessageBody",

@@ -31,6 +31,7 @@ import threading
 import time
 from collections import Counter
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -74,8 +75,10 @@ CRASH_EXIT_CODE = 3
 Event = Dict[str, Any]
 Emit = Callable[[Event], None]
 
-# Seconds to wait for a worker to exit once its stdout is closed, or after it was killed.
-_REAP_TIMEOUT = 10.0
+# Seconds a worker may take to exit once its output has ended, before it is killed.
+_EXIT_GRACE = 10.0
+# Seconds to wait for a killed worker to go (it always does; the bound is for stuck kernels).
+_KILL_WAIT = 10.0
 # How often the parent redraws the progress line: often on a terminal, sparingly in a log.
 _TTY_REFRESH = 0.1
 _PLAIN_REFRESH = 0.5
@@ -115,8 +118,9 @@ class WorkerSpec(NamedTuple):
     deadline: float
     batch: int = 10
     visibility_timeout: float = 30.0
+    #: Producers: the numbers of the messages to send, ``first`` to ``stop - 1``.
     first: int = 0
-    count: int = 0
+    stop: int = 0
     pace: float = 0.0
     work: float = 0.0
     poll: float = 0.05
@@ -155,8 +159,8 @@ def _open(spec: WorkerSpec) -> PyQueue:
 
 
 def produce(spec: WorkerSpec, emit: Emit, runtime: Runtime) -> int:
-    """Add messages ``first .. first+count-1`` in batches of ``spec.batch``; returns 0."""
-    numbers = range(spec.first, spec.first + spec.count)
+    """Add messages ``first`` to ``stop - 1`` in batches of ``spec.batch``; returns 0."""
+    numbers = range(spec.first, spec.stop)
     with _open(spec) as queue:
         for start in range(0, len(numbers), spec.batch):
             if start:
@@ -383,10 +387,8 @@ def format_summary(summary: Summary) -> str:
     lines = ["", "Summary"]
     lines.extend(f"  {name:<14}{value:>6}  {note}".rstrip() for name, value, note in rows)
     if summary.ok:
-        lines.append(
-            f"OK: all {summary.sent} messages were delivered and deleted, none lost, "
-            "none processed twice; the crashed consumer's message was redelivered."
-        )
+        lines.append(f"OK: all {summary.sent} messages were delivered and deleted; none lost,")
+        lines.append("    none processed twice, and the crashed consumer's message came back.")
     else:
         lines.append("FAILED:")
         lines.extend(f"  - {problem}" for problem in summary.problems)
@@ -430,12 +432,13 @@ class Display:
         if text == self._last_text or (not force and now - self._last_time < interval):
             return
         self._last_text, self._last_time = text, now
+        stamped = f"[{self.elapsed():5.2f}s] {text}"
         if self._tty:
             self._clear()
-            self._drawn = text
+            self._drawn = stamped
             self._redraw()
         else:
-            self._out.write(f"[{self.elapsed():5.2f}s] {text}\n")
+            self._out.write(stamped + "\n")
         self._out.flush()
 
     def finish(self) -> None:
@@ -457,17 +460,23 @@ class Display:
 # -- running the demo (in the parent) ----------------------------------------------------------
 
 
-class _Worker:
-    """One worker process, and whether its report stream has ended."""
+if TYPE_CHECKING:  # only in annotations: queue.Queue is not subscriptable before Python 3.9
+    #: Where the reader threads put each worker's lines (None when its output ends).
+    _Reports = queue_module.Queue[Tuple["_Worker", Optional[str]]]
 
-    def __init__(self, spec: WorkerSpec, process: subprocess.Popen[str]) -> None:
+
+class _Worker:
+    """One worker process, the thread that reads its reports, and whether they have ended."""
+
+    def __init__(self, spec: WorkerSpec, process: subprocess.Popen[str], sink: _Reports) -> None:
         self.spec = spec
         self.process = process
         self.finished = False
-        self.reader: Optional[threading.Thread] = None
+        # A daemon: a stuck pipe never keeps the interpreter alive.
+        self.reader = threading.Thread(target=_read_lines, args=(self, sink), daemon=True)
 
 
-def _read_lines(worker: _Worker, sink: queue_module.Queue[Tuple[_Worker, Optional[str]]]) -> None:
+def _read_lines(worker: _Worker, sink: _Reports) -> None:
     """Forward each line the worker prints, then None at the end of its output."""
     stream = worker.process.stdout
     assert stream is not None
@@ -487,7 +496,7 @@ class _Run:
         self.display = display
         self.tally = Tally()
         self.workers: List[_Worker] = []
-        self.reports: queue_module.Queue[Tuple[_Worker, Optional[str]]] = queue_module.Queue()
+        self.reports: _Reports = queue_module.Queue()
         self.deadline = time.monotonic() + config.timeout
 
     def execute(self) -> Summary:
@@ -520,8 +529,7 @@ class _Run:
         with open(self.done_file, "w"):
             pass
         self.display.event(
-            f"producers done ({len(self.tally.sent)} sent); "
-            "consumers stop when the queue is empty"
+            f"producers done ({len(self.tally.sent)} sent); consumers stop when the queue is empty"
         )
         self._pump(lambda: all(worker.finished for worker in self.workers))
 
@@ -554,7 +562,7 @@ class _Run:
                 f"producer-{index + 1}",
                 0.0,
                 first=bounds[index],
-                count=bounds[index + 1] - bounds[index],
+                stop=bounds[index + 1],
             )
             for index in range(count)
         ]
@@ -567,10 +575,8 @@ class _Run:
             env=worker_env(),
             encoding="utf-8",
         )
-        worker = _Worker(spec, process)
+        worker = _Worker(spec, process, self.reports)
         self.workers.append(worker)
-        worker.reader = threading.Thread(target=_read_lines, args=(worker, self.reports))
-        worker.reader.daemon = True  # never keeps the interpreter alive
         worker.reader.start()
         return worker
 
@@ -620,10 +626,10 @@ class _Run:
         """Collect a worker whose output ended, and check how it exited."""
         worker.finished = True
         try:
-            code = worker.process.wait(timeout=_REAP_TIMEOUT)
+            code = worker.process.wait(timeout=_EXIT_GRACE)
         except subprocess.TimeoutExpired:
             worker.process.kill()
-            code = worker.process.wait(timeout=_REAP_TIMEOUT)
+            code = worker.process.wait(timeout=_KILL_WAIT)
         expected = CRASH_EXIT_CODE if worker.spec.role == "crasher" else 0
         if code != expected:
             self.tally.problems.append(f"{worker.spec.name} exited with code {code}")
@@ -635,9 +641,8 @@ class _Run:
         for worker in self.workers:
             if worker.process.poll() is None:
                 worker.process.kill()
-            worker.process.wait(timeout=_REAP_TIMEOUT)
-            if worker.reader is not None:
-                worker.reader.join(timeout=_REAP_TIMEOUT)
+            worker.process.wait(timeout=_KILL_WAIT)
+            worker.reader.join(timeout=_KILL_WAIT)
 
 
 def run_demo(config: Optional[DemoConfig] = None, out: Optional[TextIO] = None) -> int:

@@ -11,6 +11,7 @@ import logging
 import os
 from types import TracebackType
 from typing import (
+    Any,
     Callable,
     Iterable,
     List,
@@ -21,6 +22,7 @@ from typing import (
     Sequence,
     Tuple,
     Type,
+    TypeVar,
     overload,
 )
 
@@ -42,6 +44,7 @@ from ._types import (
 __all__ = ["QUEUE_FILE_PATH", "PyQueue"]
 
 _log = logging.getLogger("pyqueue_client.queue")
+_Queue = TypeVar("_Queue", bound="PyQueue")
 
 _ENV_QUEUE_FILE = "QUEUE_FILE_PATH"
 _DEFAULT_QUEUE_FILE = "queue.json"
@@ -125,6 +128,15 @@ class PyQueue:
     @overload
     def __init__(
         self,
+        queue_file: None,
+        queue_type: Literal["memory"],
+        *,
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
         queue_file: None = None,
         *,
         queue_type: Literal["memory"],
@@ -199,7 +211,7 @@ class PyQueue:
 
     # -- adding -----------------------------------------------------------------------------
 
-    def add_message(self, message: MessageBody, item_id: Optional[str] = None) -> str:
+    def add_message(self, message: Mapping[str, Any], item_id: Optional[str] = None) -> str:
         """Add ``message`` (a JSON-serializable dict) and return its id.
 
         The id is ``item_id``, else ``message["id"]``, else a new UUID4. Adding an id that is
@@ -208,7 +220,9 @@ class PyQueue:
         return self.add_messages([message], None if item_id is None else [item_id])[0]
 
     def add_messages(
-        self, messages: Sequence[MessageBody], item_ids: Optional[Sequence[Optional[str]]] = None
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        item_ids: Optional[Sequence[Optional[str]]] = None,
     ) -> List[str]:
         """Add many messages in one atomic step; returns their ids in order.
 
@@ -297,7 +311,7 @@ class PyQueue:
             _log.info("message removed: %s", item_id)
         return removed
 
-    def update_message(self, item_id: str, new_message: MessageBody) -> bool:
+    def update_message(self, item_id: str, new_message: Mapping[str, Any]) -> bool:
         """Replace a message's body and refresh its timestamp; False when absent.
 
         Receive count, first receive time, visibility and receipt handle are kept.
@@ -336,7 +350,7 @@ class PyQueue:
         """Release what the backend holds open (lock files, connections). Safe to call twice."""
         self._backend.close()
 
-    def __enter__(self) -> PyQueue:
+    def __enter__(self: _Queue) -> _Queue:
         return self
 
     def __exit__(
@@ -361,10 +375,10 @@ def _queue_file(queue_file: Optional[StrPath]) -> str:
 
 
 def _items(
-    messages: Sequence[MessageBody], item_ids: Optional[Sequence[Optional[str]]]
+    messages: Sequence[Mapping[str, Any]], item_ids: Optional[Sequence[Optional[str]]]
 ) -> List[Tuple[str, MessageBody]]:
     """Check every message and choose every id before anything is written."""
-    if isinstance(messages, dict) or not isinstance(messages, Sequence):
+    if isinstance(messages, (Mapping, str, bytes)) or not isinstance(messages, Sequence):
         raise ValidationError("messages must be a list of dicts")
     if item_ids is None:
         item_ids = [None] * len(messages)

@@ -24,7 +24,6 @@ from typing import (
     List,
     Optional,
     Sequence,
-    Set,
     Tuple,
     TypedDict,
 )
@@ -164,14 +163,15 @@ def is_visible(record: Record, now_text: str) -> bool:
 class QueueState:
     """One queue held in memory: records in queue order plus an index of live receipt handles.
 
-    Every method is one step of the queue rules. ``dirty`` collects the ids whose stored form
-    changed (added, updated, received, removed) so a storage layer can re-serialize only those.
+    Every method is one step of the queue rules. ``dirty`` collects, in the order the changes
+    happened, the ids whose stored form changed (added, updated, received, removed), so a storage
+    layer can re-serialize only those. It is a dict used as an ordered set.
     """
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         self.records: Dict[str, Record] = {}
         self._handles: Dict[str, str] = {}
-        self.dirty: Set[str] = set()
+        self.dirty: Dict[str, None] = {}
         for record in records:
             self.records[record["id"]] = record
             handle = record["current_receipt_handle"]
@@ -186,7 +186,7 @@ class QueueState:
         for item_id, body in items:
             if item_id not in self.records:
                 self.records[item_id] = new_record(item_id, body, now)
-                self.dirty.add(item_id)
+                self.dirty[item_id] = None
         return [item_id for item_id, _ in items]
 
     def peek(self, max_messages: Optional[int]) -> List[StoredMessage]:
@@ -240,7 +240,7 @@ class QueueState:
                 self._drop(record["id"])
             else:
                 self._handles[handle] = record["id"]
-                self.dirty.add(record["id"])
+                self.dirty[record["id"]] = None
         return received
 
     def _pick_visible(self, now_text: str, limit: int, only_new: bool) -> List[Record]:
@@ -284,12 +284,12 @@ class QueueState:
             return False
         record["message_body"] = body
         record["timestamp"] = format_time(now)
-        self.dirty.add(item_id)
+        self.dirty[item_id] = None
         return True
 
     def clear(self) -> None:
         """Remove every message."""
-        self.dirty.update(self.records)
+        self.dirty.update(dict.fromkeys(self.records))
         self.records.clear()
         self._handles.clear()
 
@@ -301,7 +301,7 @@ class QueueState:
             until = record["invisible_until"]
             if until is not None and until <= now_text:
                 record["invisible_until"] = None
-                self.dirty.add(record["id"])
+                self.dirty[record["id"]] = None
                 cleared += 1
         return cleared
 
@@ -329,4 +329,4 @@ class QueueState:
     def _drop(self, item_id: str) -> None:
         record = self.records.pop(item_id)
         self._forget_handle(record)
-        self.dirty.add(item_id)
+        self.dirty[item_id] = None

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
 __all__ = [
     "BatchDeleteFailure",
+    "DeleteFailureReason",
     "DeleteMessagesResult",
     "MessageBody",
     "QueueInfo",
@@ -76,11 +77,15 @@ class QueueInfo(_QueueInfoExtras):
     total_receives: int
 
 
+#: Why ``delete_messages`` could not delete a handle.
+DeleteFailureReason = Literal["not_found", "invalid"]
+
+
 class BatchDeleteFailure(TypedDict):
     """One receipt handle that ``delete_messages`` could not delete, and why."""
 
     ReceiptHandle: str
-    reason: str
+    reason: DeleteFailureReason
 
 
 class DeleteMessagesResult(TypedDict):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Mapping, Optional
 
 from ._errors import ValidationError
 from ._types import MessageBody
@@ -34,13 +34,13 @@ MAX_VISIBILITY_TIMEOUT = 43200
 
 
 def body(message: object, name: str = "message") -> MessageBody:
-    """A JSON-object body, returned as a private deep copy in its JSON form."""
-    if not isinstance(message, dict):
+    """A JSON-object body (a dict or other mapping), returned as a private copy in JSON form."""
+    if not isinstance(message, Mapping):
         raise ValidationError(
             f"{name} must be a dict (a JSON object), not {type(message).__name__}"
         )
     try:
-        encoded = json.dumps(message, allow_nan=False)
+        encoded = json.dumps(dict(message), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{name} must be JSON-serializable: {exc}") from None
     copied: MessageBody = json.loads(encoded)

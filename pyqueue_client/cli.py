@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Callable, Dict, NamedTuple, Optional, Sequence
 
@@ -73,25 +72,24 @@ def _seconds(text: str) -> float:
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = DemoConfig()
-    add = parser.add_argument
-    add("--messages", type=_count(_MAX_MESSAGES), default=defaults.messages, metavar="N")
-    add("--producers", type=_count(_MAX_PROCESSES), default=defaults.producers, metavar="P")
-    add("--consumers", type=_count(_MAX_PROCESSES), default=defaults.consumers, metavar="C")
-    add("--batch", type=_count(100), default=defaults.batch, metavar="B", help="per call")
-    add(
-        "--crash-timeout",
-        type=_seconds,
-        default=defaults.crash_timeout,
-        metavar="S",
-        help="visibility timeout of the consumer that crashes (default: %(default)s)",
-    )
-    add(
-        "--timeout",
-        type=_seconds,
-        default=defaults.timeout,
-        metavar="S",
-        help="give up (and fail) after this many seconds (default: %(default)s)",
-    )
+    options = [
+        ("--messages", "N", _count(_MAX_MESSAGES), defaults.messages, "messages to send"),
+        ("--producers", "P", _count(_MAX_PROCESSES), defaults.producers, "producer processes"),
+        ("--consumers", "C", _count(_MAX_PROCESSES), defaults.consumers, "consumer processes"),
+        ("--batch", "B", _count(100), defaults.batch, "messages per add or receive call"),
+        (
+            "--crash-timeout",
+            "S",
+            _seconds,
+            defaults.crash_timeout,
+            "visibility timeout of the consumer that crashes: when its message comes back",
+        ),
+        ("--timeout", "S", _seconds, defaults.timeout, "fail if the demo takes longer"),
+    ]
+    for flag, metavar, kind, default, text in options:
+        parser.add_argument(
+            flag, type=kind, default=default, metavar=metavar, help=f"{text} (default: {default})"
+        )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -205,8 +203,10 @@ _COMMANDS: Dict[str, _Command] = {
 
 def _program_name() -> str:
     """``pyqueue``, or ``python -m pyqueue_client`` when run that way."""
-    started_as = os.path.basename(sys.argv[0]) if sys.argv else ""
-    return "python -m pyqueue_client" if started_as == "__main__.py" else "pyqueue"
+    # The main module's spec names the module ``-m`` ran (argv[0] is only a path).
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    started_with_m = getattr(main_spec, "name", None) == f"{__package__}.__main__"
+    return "python -m pyqueue_client" if started_with_m else "pyqueue"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Message queues with Amazon-SQS semantics, on the standard library alone.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    queue_file = argparse.ArgumentParser(add_help=False)
+    queue_file = argparse.ArgumentParser(prog=parser.prog, add_help=False)
     queue_file.add_argument(
         "--queue-file",
         metavar="PATH",
@@ -225,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in _COMMANDS.items():
         parents = [queue_file] if command.on_queue_file else []
-        sub = commands.add_parser(name, help=command.help, description=command.help, parents=parents)
+        sub = commands.add_parser(
+            name, help=command.help, description=command.help, parents=parents
+        )
         command.arguments(sub)
         sub.set_defaults(run=command.run)
     return parser

@@ -305,11 +305,12 @@ def test_deleted_file_is_an_empty_queue_and_is_recreated(tmp_path: Path, clock: 
     assert [m["id"] for m in json.loads(path.read_text())] == ["b"]
 
 
+@pytest.mark.parametrize("durable", [False, True])
 def test_failed_write_keeps_the_old_state(
-    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, durable: bool
 ) -> None:
     path = tmp_path / "queue.json"
-    queue = _queue(path, clock)
+    queue = PyQueue(queue_file=path, clock=clock, durable=durable)
     queue.add_message({"n": 1}, item_id="a")
     before = path.read_bytes()
 
@@ -467,3 +468,37 @@ def test_unchanged_file_is_not_parsed_again(
     parsed.clear()
     assert len(queue.get_messages()) == 2
     assert len(parsed) == 1
+
+
+def test_crash_inside_a_fast_write_leaves_the_old_state(tmp_path: Path, clock: FakeClock) -> None:
+    """A process killed after moving the old file aside, before the new one took its place."""
+    path = tmp_path / "queue.json"
+    _queue(path, clock).add_message({"n": 1}, item_id="a")
+    old = path.read_bytes()
+    path.rename(tmp_path / ".queue.json.prev")
+    (tmp_path / ".queue.json.next").write_bytes(b'[\n{"id": "half-writ')
+    queue = _queue(path, clock)  # construction must not create an empty file over the old state
+    assert path.read_bytes() == old
+    assert [m["id"] for m in queue.get_messages()] == ["a"]
+    queue.add_message({"n": 2}, item_id="b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["queue.json", "queue.json.lock"]
+
+
+def test_crash_recovery_on_a_later_call(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "queue.json"
+    queue = _queue(path, clock)
+    queue.add_message({"n": 1}, item_id="a")
+    path.rename(tmp_path / ".queue.json.prev")
+    assert queue.has_message("a")
+    assert path.exists()
+
+
+def test_left_over_previous_file_is_replaced(tmp_path: Path, clock: FakeClock) -> None:
+    """A crash after the new file took its place leaves a stale ``.prev``; it is never used."""
+    path = tmp_path / "queue.json"
+    (tmp_path / ".queue.json.prev").write_text("[]")
+    queue = _queue(path, clock)
+    queue.add_message({"n": 1}, item_id="a")
+    queue.add_message({"n": 2}, item_id="b")
+    assert [m["id"] for m in queue.get_messages()] == ["a", "b"]
+    assert not (tmp_path / ".queue.json.prev").exists()

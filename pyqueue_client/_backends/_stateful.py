@@ -75,8 +75,7 @@ class StatefulBackend(ABC):
 
     def get_queue_info(self) -> QueueInfo:
         with self._transaction() as state:
-            counts = state.counts(self._clock())
-        return self._info(counts)
+            return self._info(state.counts(self._clock()))
 
     def health_check(self) -> bool:
         try:

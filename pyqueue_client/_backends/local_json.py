@@ -14,7 +14,7 @@ from typing import Dict, Iterator, NamedTuple, Optional, Tuple
 
 from .._errors import QueueCorruptedError, QueuePathError, StorageError
 from .._semantics import Clock, Counts, QueueState
-from .._storage.atomic import FileStamp, file_stamp, write_atomic
+from .._storage.atomic import FileStamp, file_stamp, recover, write_atomic
 from .._storage.json_format import FormatError, decode, encode, encode_record
 from .._storage.lock import FileLock
 from .._types import QueueInfo
@@ -28,7 +28,18 @@ class _Snapshot(NamedTuple):
 
     stamp: Optional[FileStamp]
     state: QueueState
+    #: id -> its line of text; when ``in_order``, one per record and in queue order
     lines: Dict[str, str]
+    in_order: bool
+
+
+def _lines_in_order(snapshot: _Snapshot) -> Dict[str, str]:
+    """Lines for every record in queue order, serializing those that have none yet."""
+    known = snapshot.lines
+    return {
+        item_id: known.get(item_id) or encode_record(record)
+        for item_id, record in snapshot.state.records.items()
+    }
 
 
 class LocalJsonBackend(StatefulBackend):
@@ -53,7 +64,7 @@ class LocalJsonBackend(StatefulBackend):
         if os.path.exists(self._path):
             return
         with self._lock.held():
-            if not os.path.exists(self._path):
+            if not os.path.exists(self._path) and not self._recover():
                 self._write(encode([]))
 
     @contextmanager
@@ -85,19 +96,33 @@ class LocalJsonBackend(StatefulBackend):
         }
 
     def _load(self) -> _Snapshot:
-        try:
-            stamp: Optional[FileStamp] = file_stamp(os.stat(self._path))
-        except FileNotFoundError:
-            stamp = None
-        except OSError as exc:
-            raise self._storage_error("cannot read", exc) from exc
+        stamp = self._stamp()
+        if stamp is None and self._recover():
+            stamp = self._stamp()
         if self._snapshot is not None and self._snapshot.stamp == stamp:
             return self._snapshot
         self._snapshot = None
         if stamp is None:
-            return _Snapshot(None, QueueState(), {})
-        self._snapshot = _Snapshot(stamp, *self._read())
+            return _Snapshot(None, QueueState(), {}, in_order=True)
+        state, lines = self._read()
+        self._snapshot = _Snapshot(stamp, state, lines, in_order=len(lines) == len(state))
         return self._snapshot
+
+    def _stamp(self) -> Optional[FileStamp]:
+        """The queue file's current version, or None when there is no file."""
+        try:
+            return file_stamp(os.stat(self._path))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._storage_error("cannot read", exc) from exc
+
+    def _recover(self) -> bool:
+        """Put in place a write that a crashed process staged but did not finish."""
+        try:
+            return recover(self._path)
+        except OSError as exc:
+            raise self._storage_error("cannot recover", exc) from exc
 
     def _read(self) -> Tuple[QueueState, Dict[str, str]]:
         try:
@@ -116,18 +141,18 @@ class LocalJsonBackend(StatefulBackend):
         return QueueState(decoded.records), decoded.lines
 
     def _save(self, snapshot: _Snapshot) -> None:
-        state, lines = snapshot.state, snapshot.lines
+        state = snapshot.state
+        lines = snapshot.lines if snapshot.in_order else _lines_in_order(snapshot)
         for item_id in state.dirty:
-            lines.pop(item_id, None)
-        ordered = []
-        for item_id, record in state.records.items():
-            line = lines.get(item_id)
-            if line is None:
-                line = lines[item_id] = encode_record(record)
-            ordered.append(line)
-        stamp = self._write(encode(ordered))
+            record = state.records.get(item_id)
+            if record is None:
+                lines.pop(item_id, None)
+            else:
+                # assigning keeps an existing key's place and appends a new one, as records do
+                lines[item_id] = encode_record(record)
+        stamp = self._write(encode(lines.values()))
         state.dirty.clear()
-        self._snapshot = _Snapshot(stamp, state, lines)
+        self._snapshot = _Snapshot(stamp, state, lines, in_order=True)
 
     def _write(self, data: bytes) -> FileStamp:
         try:

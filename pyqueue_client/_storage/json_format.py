@@ -16,7 +16,7 @@ the next write and only the messages an operation touched are serialized again. 
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple, cast
+from typing import Collection, Dict, List, Mapping, NamedTuple, Optional, Tuple, cast
 
 from .._semantics import Record, canonical_time
 
@@ -54,7 +54,7 @@ def encode_record(record: Record) -> str:
     return json.dumps(record, allow_nan=False)
 
 
-def encode(lines: List[str]) -> bytes:
+def encode(lines: Collection[str]) -> bytes:
     """The file's bytes for the given record lines, in queue order."""
     if not lines:
         return _EMPTY.encode()
