@@ -49,6 +49,7 @@ from ._types import ReceivedMessage
 
 __all__ = [
     "CRASH_EXIT_CODE",
+    "INTERRUPTED_EXIT_CODE",
     "DemoConfig",
     "Display",
     "Receipt",
@@ -70,6 +71,9 @@ __all__ = [
 
 #: The exit code of the consumer that crashes on purpose; any other code from it is a failure.
 CRASH_EXIT_CODE = 3
+
+#: The exit code of a worker stopped by Ctrl+C.
+INTERRUPTED_EXIT_CODE = 130
 
 #: A report from a worker: one JSON object per line on its stdout.
 Event = Dict[str, Any]
@@ -253,7 +257,11 @@ def child_main(
     """A worker process's entry point: ``argv`` is ``[spec_json]``; returns the exit code."""
     spec = WorkerSpec.from_json((sys.argv[1:] if argv is None else argv)[0])
     emit = _line_writer(sys.stdout if out is None else out)
-    return _ROLES[spec.role](spec, emit, Runtime() if runtime is None else runtime)
+    try:
+        return _ROLES[spec.role](spec, emit, Runtime() if runtime is None else runtime)
+    except KeyboardInterrupt:
+        # Ctrl+C reaches the whole process group; the parent reports it, once.
+        return INTERRUPTED_EXIT_CODE
 
 
 def worker_command(spec: WorkerSpec) -> List[str]:
