@@ -26,6 +26,8 @@ __all__ = ["LocalJsonBackend"]
 class _Snapshot(NamedTuple):
     """The file as this object last saw it, parsed, with each record's line of text."""
 
+    #: the lock file's write mark when this version was read or written
+    mark: bytes
     stamp: Optional[FileStamp]
     state: QueueState
     #: id -> its line of text; when ``in_order``, one per record and in queue order
@@ -96,16 +98,18 @@ class LocalJsonBackend(StatefulBackend):
         }
 
     def _load(self) -> _Snapshot:
+        mark = self._lock.read_mark()
         stamp = self._stamp()
         if stamp is None and self._recover():
             stamp = self._stamp()
-        if self._snapshot is not None and self._snapshot.stamp == stamp:
-            return self._snapshot
+        known = self._snapshot
+        if known is not None and known.mark == mark and known.stamp == stamp:
+            return known
         self._snapshot = None
         if stamp is None:
-            return _Snapshot(None, QueueState(), {}, in_order=True)
+            return _Snapshot(mark, None, QueueState(), {}, in_order=True)
         state, lines = self._read()
-        self._snapshot = _Snapshot(stamp, state, lines, in_order=len(lines) == len(state))
+        self._snapshot = _Snapshot(mark, stamp, state, lines, in_order=len(lines) == len(state))
         return self._snapshot
 
     def _stamp(self) -> Optional[FileStamp]:
@@ -150,13 +154,15 @@ class LocalJsonBackend(StatefulBackend):
             else:
                 # assigning keeps an existing key's place and appends a new one, as records do
                 lines[item_id] = encode_record(record)
-        stamp = self._write(encode(lines.values()))
+        mark, stamp = self._write(encode(lines.values()))
         state.dirty.clear()
-        self._snapshot = _Snapshot(stamp, state, lines, in_order=True)
+        self._snapshot = _Snapshot(mark, stamp, state, lines, in_order=True)
 
-    def _write(self, data: bytes) -> FileStamp:
+    def _write(self, data: bytes) -> Tuple[bytes, FileStamp]:
+        """Write the file; the lock file's mark changes first, so no cache outlives the data."""
         try:
-            return write_atomic(self._path, data, self._durable)
+            mark = self._lock.new_mark()
+            return mark, write_atomic(self._path, data, self._durable)
         except OSError as exc:
             raise self._storage_error("cannot write", exc) from exc
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Iterator, Optional
 
 from .._errors import LockTimeoutError, QueuePathError, StorageError
 
-__all__ = ["FileLock"]
+__all__ = ["MARK_SIZE", "FileLock"]
 
 _log = logging.getLogger(__name__)
 
@@ -55,8 +56,17 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+#: Bytes of the lock file that hold the current write mark.
+MARK_SIZE = 16
+
+
 class FileLock:
     """Exclusive lock on ``path`` (created if missing, never deleted), with a timeout in seconds.
+
+    The lock file also carries a *write mark*: random bytes that whoever holds the lock replaces
+    each time it changes the data the lock guards. Holders compare marks to tell whether anyone
+    wrote since they last looked; a file's (inode, size, mtime) alone cannot tell, since a freed
+    inode number is reused at once and file clocks tick coarsely.
 
     Safe across ``fork()``: a child process opens its own descriptor, since a descriptor inherited
     from the parent shares the parent's lock.
@@ -85,6 +95,20 @@ class FileLock:
                 _os_unlock(fd)
         finally:
             self._thread_lock.release()
+
+    def read_mark(self) -> bytes:
+        """The current write mark (empty before the first write). Only while holding the lock."""
+        fd = self._descriptor()
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, MARK_SIZE)
+
+    def new_mark(self) -> bytes:
+        """Replace the write mark with fresh random bytes and return them. Only while holding."""
+        mark = secrets.token_bytes(MARK_SIZE)
+        fd = self._descriptor()
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, mark)
+        return mark
 
     def close(self) -> None:
         """Close the lock file's descriptor (the lock must not be held)."""
