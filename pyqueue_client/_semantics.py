@@ -13,6 +13,7 @@ paths compare strings and never parse.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -46,6 +47,7 @@ __all__ = [
     "format_time",
     "new_message_id",
     "new_receipt_handle",
+    "parse_time",
     "utc_now",
 ]
 
@@ -53,6 +55,10 @@ __all__ = [
 Clock = Callable[[], datetime]
 
 _TIME_FORMAT_LENGTH = len("2026-01-22T12:00:00.000000")
+_ISO_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"(Z|z|[+-]\d{2}:?\d{2})?\Z"
+)
 
 
 class Record(TypedDict):
@@ -90,16 +96,36 @@ def format_time(moment: datetime) -> str:
 def canonical_time(text: str) -> str:
     """Return ``text`` as a canonical naive UTC timestamp.
 
-    Accepts what older files and servers wrote: with or without fractional seconds, and with a
-    ``Z`` or ``+HH:MM`` offset (converted to UTC). Raises ``ValueError`` for anything else.
+    Accepts what older files and servers wrote: a ``T`` or a space between date and time, with or
+    without seconds and fractional seconds (any number of digits), and with a ``Z`` or ``+HH:MM``
+    offset (converted to UTC). Raises ``ValueError`` for anything else.
     """
     if len(text) == _TIME_FORMAT_LENGTH and text[19:20] == ".":
         datetime.fromisoformat(text)  # validates; the string is already canonical
         return text
-    moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return format_time(moment)
+    return format_time(parse_time(text))
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp into a naive UTC datetime (see :func:`canonical_time`)."""
+    match = _ISO_TIME.match(text)
+    if match is None:
+        raise ValueError(f"not an ISO-8601 timestamp: {text!r}")
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    moment = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour),
+        int(minute),
+        int(second or 0),
+        int((fraction or "0")[:6].ljust(6, "0")),
+    )
+    if offset and offset not in "Zz":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment
 
 
 def new_message_id() -> str:

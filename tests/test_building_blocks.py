@@ -40,13 +40,20 @@ from .conftest import FakeClock
         ("2026-01-22T12:00:00.250000+00:00", "2026-01-22T12:00:00.250000"),
         ("2026-01-22T14:30:00+02:30", "2026-01-22T12:00:00.000000"),
         ("2026-01-22 12:00:00", "2026-01-22T12:00:00.000000"),
+        ("2026-01-22T12:00", "2026-01-22T12:00:00.000000"),
+        ("2026-01-22T12:00:00.123456789", "2026-01-22T12:00:00.123456"),
+        ("2026-01-22T10:00:00-0200", "2026-01-22T12:00:00.000000"),
+        ("2026-01-22T12:00:00.1z", "2026-01-22T12:00:00.100000"),
     ],
 )
 def test_canonical_time_accepts_the_forms_in_the_wild(text: str, expected: str) -> None:
     assert canonical_time(text) == expected
 
 
-@pytest.mark.parametrize("text", ["soon", "", "2026-13-01T00:00:00", "2026-01-22T12:00:00.12345x"])
+@pytest.mark.parametrize(
+    "text",
+    ["soon", "", "2026-13-01T00:00:00", "2026-01-22T12:00:00.12345x", "2026-01-22T25:00:00"],
+)
 def test_canonical_time_rejects_junk(text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the standard library's message varies
         canonical_time(text)

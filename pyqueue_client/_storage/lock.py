@@ -25,7 +25,7 @@ _log = logging.getLogger(__name__)
 # Polling grows from the first to the last value: quick hand-over when the holder is fast,
 # little CPU when it is slow.
 _FIRST_POLL = 0.0002
-_LAST_POLL = 0.02
+_LAST_POLL = 0.005
 
 if sys.platform == "win32":
     import msvcrt

@@ -1,0 +1,424 @@
+"""Child processes for the multi-process and crash tests, and the helpers that start them.
+
+Run by path: ``python tests/_workers.py <command> ...`` with ``PYTHONPATH`` naming the project
+root (see ``conftest.child_env``). Each command is a small loop over the public ``PyQueue`` API
+that writes what it did to a log file, one line per event, so the test can check the queue
+against the log even after the child was killed. Log lines are written with ``os.write`` on an
+``O_APPEND`` descriptor: once the call returns the line is in the kernel, whatever happens to the
+process next.
+
+The parent-side helpers (:func:`start`, :class:`Worker`, :func:`read_log`, barriers) live here
+too, so the tests and the children agree on file names and log formats in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from pyqueue_client import LockTimeoutError, PyQueue
+from pyqueue_client._storage.lock import FileLock
+
+#: This file, as children run it.
+SCRIPT = str(Path(__file__).resolve())
+
+#: The children's working directory: the project root, so that a child measured by pytest-cov
+#: (``make pytest`` passes coverage on to subprocesses) reads the project's coverage settings and
+#: measures only the package, not this helper. Children use absolute paths only.
+CHILD_CWD = str(Path(__file__).resolve().parent.parent)
+
+#: Exit codes of the children.
+EXIT_OK = 0
+EXIT_DEADLINE = 3
+
+#: Exit codes of the grandchild in ``fork-check``.
+FORK_LOCK_TIMEOUT = 10
+FORK_NOT_BLOCKED = 11
+FORK_OTHER_ERROR = 12
+
+_POLL = 0.005
+
+
+# -- shared: logs and barriers ---------------------------------------------------------------
+
+
+class Log:
+    """An append-only event log: each ``write`` is one ``<event> <id>`` line, one syscall."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, event: str, item_id: str) -> None:
+        """Append one line; it is in the kernel when this returns."""
+        os.write(self._fd, f"{event} {item_id}\n".encode())
+
+    def close(self) -> None:
+        """Close the descriptor."""
+        os.close(self._fd)
+
+
+def read_log(path: Path) -> Dict[str, List[str]]:
+    """A log file's ids by event, in log order; a torn last line (no newline) is ignored."""
+    events: Dict[str, List[str]] = {}
+    if not path.exists():
+        return events
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")[:-1]  # the text after the last newline is incomplete or empty
+    for line in lines:
+        event, _, item_id = line.partition(" ")
+        events.setdefault(event, []).append(item_id)
+    return events
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; ``TimeoutError`` naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(_POLL)
+
+
+def barrier_wait(barrier: str, name: str, timeout: float = 30.0) -> None:
+    """Say ``name`` is ready, then wait for the parent's ``go`` file: all children start at once."""
+    Path(barrier, f"ready-{name}").touch()
+    wait_for(lambda: os.path.exists(os.path.join(barrier, "go")), timeout, "the go signal")
+
+
+def barrier_release(barrier: Path, names: Sequence[str], timeout: float = 30.0) -> None:
+    """Wait until every child in ``names`` is ready, then let them all go."""
+    wait_for(
+        lambda: all((barrier / f"ready-{name}").exists() for name in names),
+        timeout,
+        f"children {list(names)} to start",
+    )
+    (barrier / "go").touch()
+
+
+# -- parent side: starting and finishing children --------------------------------------------
+
+
+class Worker:
+    """A running child; its stderr goes to a file so failures can show the child's traceback."""
+
+    def __init__(self, process: subprocess.Popen[bytes], stderr_path: Path, name: str) -> None:
+        self.process = process
+        self.stderr_path = stderr_path
+        self.name = name
+
+    def finish(self, timeout: float) -> int:
+        """The exit code; kills the child and raises ``TimeoutError`` after ``timeout`` s."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TimeoutError(f"{self.name} did not finish within {timeout:g} s") from None
+
+    def kill(self) -> None:
+        """SIGKILL the child (if still running) and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stderr(self) -> str:
+        """What the child wrote to stderr so far."""
+        try:
+            return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def describe(self) -> str:
+        """Name, exit code and stderr, for assertion messages."""
+        return f"{self.name} exited {self.process.returncode}; stderr:\n{self.stderr()}"
+
+
+def start(env: Dict[str, str], workdir: Path, name: str, *args: str) -> Worker:
+    """Start ``python _workers.py <args>`` with stdout discarded and stderr in ``workdir``."""
+    stderr_path = workdir / f"{name}.stderr"
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, SCRIPT, *args],
+            env=env,
+            cwd=CHILD_CWD,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    return Worker(process, stderr_path, name)
+
+
+def finish_all(workers: Sequence[Worker], timeout: float) -> List[int]:
+    """Exit codes of all ``workers``, within one shared deadline; kills every one on timeout."""
+    deadline = time.monotonic() + timeout
+    try:
+        return [worker.finish(max(0.1, deadline - time.monotonic())) for worker in workers]
+    finally:
+        kill_all(workers)
+
+
+def kill_all(workers: Sequence[Worker]) -> None:
+    """SIGKILL whichever ``workers`` still run (cleanup after a failure); never raises."""
+    for worker in workers:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            worker.kill()
+
+
+# -- child side: the commands ----------------------------------------------------------------
+
+
+def produce(args: argparse.Namespace) -> int:
+    """Add ``count`` messages with ids ``<prefix>-<n>``, one call each, shuffled if asked."""
+    numbers = list(range(args.count))
+    if args.shuffle_seed is not None:
+        random.Random(args.shuffle_seed).shuffle(numbers)
+    with PyQueue(args.queue, durable=args.durable) as queue:
+        barrier_wait(args.barrier, args.name)
+        for number in numbers:
+            item_id = f"{args.prefix}-{number}"
+            returned = queue.add_message({"writer": args.name, "n": number}, item_id=item_id)
+            if returned != item_id:
+                sys.stderr.write(f"add_message({item_id!r}) returned {returned!r}\n")
+                return 1
+    return EXIT_OK
+
+
+def consume(args: argparse.Namespace) -> int:
+    """Receive and delete until the producers are done and the queue is empty.
+
+    Logs ``received <id>`` for every message handed out, then ``deleted <id>`` when
+    ``delete_message`` returned True, ``stale <id>`` when it returned False.
+    """
+    log = Log(args.log)
+    deadline = time.monotonic() + args.deadline
+    with PyQueue(args.queue, durable=args.durable) as queue:
+        barrier_wait(args.barrier, args.name)
+        while time.monotonic() < deadline:
+            received = queue.receive_messages(max_messages=10, visibility_timeout=60)
+            for message in received:
+                log.write("received", message["Id"])
+                deleted = queue.delete_message(message["ReceiptHandle"])
+                log.write("deleted" if deleted else "stale", message["Id"])
+            if received:
+                continue
+            if os.path.exists(args.done) and queue.get_queue_info()["message_count"] == 0:
+                return EXIT_OK
+            time.sleep(_POLL)
+    return EXIT_DEADLINE
+
+
+def churn(args: argparse.Namespace) -> int:
+    """Add, receive and delete forever (until killed), logging around every call.
+
+    ``adding`` before and ``added`` after each add; ``deleting`` before and ``deleted`` (True)
+    or ``stale`` (False) after each delete. Ids are ``<prefix>-<n>``.
+    """
+    rng = random.Random(args.seed)
+    log = Log(args.log)
+    queue = PyQueue(args.queue, durable=not args.fast)
+    number = 0
+    while True:
+        batch = [f"{args.prefix}-{number + offset}" for offset in range(rng.randint(1, 3))]
+        number += len(batch)
+        for item_id in batch:
+            log.write("adding", item_id)
+        queue.add_messages([{"n": item_id} for item_id in batch], batch)
+        for item_id in batch:
+            log.write("added", item_id)
+        visibility = rng.choice([0, 0, 60])
+        for message in queue.receive_messages(rng.randint(1, 4), visibility_timeout=visibility):
+            if rng.random() < 0.6:
+                log.write("deleting", message["Id"])
+                deleted = queue.delete_message(message["ReceiptHandle"])
+                log.write("deleted" if deleted else "stale", message["Id"])
+
+
+def swap(args: argparse.Namespace) -> int:
+    """Add ``add`` then remove ``remove``, then set the file's mtime to ``mtime_ns``.
+
+    The last step stands in for a coarse file clock: on kernels without fine-grained file
+    timestamps, writes within one clock tick (1-10 ms) get the same mtime anyway.
+    """
+    with PyQueue(args.queue, durable=False) as queue:
+        queue.add_message({"n": 2}, item_id=args.add)
+        if not queue.remove_message(args.remove):
+            return 1
+    stat = os.stat(args.queue)
+    os.utime(args.queue, ns=(stat.st_atime_ns, args.mtime_ns))
+    return EXIT_OK
+
+
+def hold_lock(args: argparse.Namespace) -> int:
+    """Hold ``<queue>.lock`` the way the library does until the ``release`` file appears."""
+    with FileLock(args.queue + ".lock", timeout=10).held():
+        Path(args.ready).touch()
+        wait_for(lambda: os.path.exists(args.release), args.deadline, "the release file")
+    return EXIT_OK
+
+
+def _naive_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def fork_check(args: argparse.Namespace) -> int:
+    """Use a ``PyQueue`` from ``fork()`` children while this process holds the queue's lock.
+
+    A thread of this process holds the lock in the middle of ``add_message`` (its clock blocks),
+    then a forked child uses the same ``PyQueue`` object: it must wait for the lock like any
+    other process (here: ``LockTimeoutError``), not share the parent's. After the thread finishes,
+    a second forked child must see the parent's writes and write one of its own. Prints a JSON
+    object with the outcomes on stdout.
+    """
+    parent = os.getpid()
+    holding = threading.Event()
+    release = threading.Event()
+
+    def clock() -> datetime:
+        if os.getpid() == parent and threading.current_thread().name == "holder":
+            holding.set()
+            release.wait(args.deadline)
+        return _naive_utc()
+
+    queue = PyQueue(args.queue, lock_timeout=0.5, clock=clock)
+    queue.add_message({"n": 0}, item_id="before-fork")
+    holder = threading.Thread(
+        target=queue.add_message, args=({"n": 1}, "held"), name="holder", daemon=True
+    )
+    holder.start()
+    if not holding.wait(args.deadline):
+        sys.stderr.write("the holder thread never took the lock\n")
+        return 1
+    while_held = _in_fork(lambda: _child_while_held(queue), args.deadline)
+    release.set()
+    holder.join(args.deadline)
+    after_release = _in_fork(lambda: _child_after_release(queue), args.deadline)
+    result = {
+        "holder_finished": not holder.is_alive(),
+        "while_held": while_held,
+        "after_release": after_release,
+        "parent_sees": sorted(message["id"] for message in queue.get_messages()),
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+    return EXIT_OK
+
+
+def _child_while_held(queue: PyQueue) -> int:
+    try:
+        queue.get_messages()
+    except LockTimeoutError:
+        return FORK_LOCK_TIMEOUT
+    return FORK_NOT_BLOCKED
+
+
+def _child_after_release(queue: PyQueue) -> int:
+    if [message["id"] for message in queue.get_messages()] != ["before-fork", "held"]:
+        return 1
+    queue.add_message({"n": 2}, item_id="from-child")
+    return EXIT_OK
+
+
+def _in_fork(body: Callable[[], int], timeout: float) -> int:
+    """Run ``body`` in a forked child; its exit code (``FORK_OTHER_ERROR`` if it raised)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, 3.12+
+        pid = os.fork()  # type: ignore[attr-defined,unused-ignore]
+    if pid == 0:
+        code = FORK_OTHER_ERROR
+        try:
+            code = body()
+        except BaseException as exc:  # the child must never return into the parent's code
+            sys.stderr.write(f"forked child: {exc!r}\n")
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    return _wait_pid(pid, timeout)
+
+
+def _wait_pid(pid: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)  # type: ignore[attr-defined,unused-ignore]
+        if done:
+            return os.waitstatus_to_exitcode(status) if sys.version_info >= (3, 9) else status >> 8
+        if time.monotonic() >= deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return -1
+        time.sleep(_POLL)
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="_workers.py", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sub = commands.add_parser("produce", help=produce.__doc__)
+    sub.add_argument("queue")
+    sub.add_argument("--barrier", required=True)
+    sub.add_argument("--name", required=True)
+    sub.add_argument("--prefix", required=True)
+    sub.add_argument("--count", type=int, required=True)
+    sub.add_argument("--shuffle-seed", type=int)
+    sub.add_argument("--durable", action="store_true")
+    sub.set_defaults(run=produce)
+
+    sub = commands.add_parser("consume", help=consume.__doc__)
+    sub.add_argument("queue")
+    sub.add_argument("--barrier", required=True)
+    sub.add_argument("--name", required=True)
+    sub.add_argument("--log", required=True)
+    sub.add_argument("--done", required=True)
+    sub.add_argument("--deadline", type=float, default=30.0)
+    sub.add_argument("--durable", action="store_true")
+    sub.set_defaults(run=consume)
+
+    sub = commands.add_parser("churn", help=churn.__doc__)
+    sub.add_argument("queue")
+    sub.add_argument("--log", required=True)
+    sub.add_argument("--prefix", required=True)
+    sub.add_argument("--seed", type=int, required=True)
+    sub.add_argument("--fast", action="store_true", help="durable=False")
+    sub.set_defaults(run=churn)
+
+    sub = commands.add_parser("swap", help=swap.__doc__)
+    sub.add_argument("queue")
+    sub.add_argument("--add", required=True)
+    sub.add_argument("--remove", required=True)
+    sub.add_argument("--mtime-ns", type=int, required=True)
+    sub.set_defaults(run=swap)
+
+    sub = commands.add_parser("hold-lock", help=hold_lock.__doc__)
+    sub.add_argument("queue")
+    sub.add_argument("--ready", required=True)
+    sub.add_argument("--release", required=True)
+    sub.add_argument("--deadline", type=float, default=30.0)
+    sub.set_defaults(run=hold_lock)
+
+    sub = commands.add_parser("fork-check", help=fork_check.__doc__)
+    sub.add_argument("queue")
+    sub.add_argument("--deadline", type=float, default=10.0)
+    sub.set_defaults(run=fork_check)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command; returns its exit code."""
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
