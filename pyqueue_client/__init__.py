@@ -19,7 +19,7 @@ from ._errors import (
     StorageError,
     ValidationError,
 )
-from ._facade import QUEUE_FILE_PATH, PyQueue
+from ._facade import QUEUE_FILE_PATH, PyQueue, copy_queue
 from ._types import (
     BatchDeleteFailure,
     DeleteFailureReason,
@@ -50,6 +50,7 @@ __all__ = [
     "StoredMessage",
     "ValidationError",
     "__version__",
+    "copy_queue",
 ]
 
 __version__ = "2.0.0.dev1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Protocol, Sequence, Tuple
 
+from ._semantics import Record
 from ._types import DeleteMessagesResult, MessageBody, QueueInfo, ReceivedMessage, StoredMessage
 
 __all__ = ["QueueBackend"]
@@ -58,6 +59,12 @@ class QueueBackend(Protocol):
 
     def cleanup_expired_messages(self) -> bool:
         """Clear expired visibility timeouts where the backend stores them; False if it cannot."""
+
+    def export_records(self) -> List[Record]:
+        """Every message with all its tracking fields (receipt handle included), in queue order."""
+
+    def import_records(self, records: Sequence[Record]) -> int:
+        """Append records exactly as given; ids already present are skipped. Returns the count."""
 
     def close(self) -> None:
         """Release connections and handles; the backend is not used afterwards."""

@@ -30,6 +30,7 @@ from . import _validation as check
 from ._backend import QueueBackend
 from ._backends.local_json import LocalJsonBackend
 from ._backends.memory import MemoryBackend
+from ._backends.sqlite import SqliteBackend
 from ._errors import ConfigurationError, ValidationError
 from ._semantics import Clock, new_message_id, utc_now
 from ._types import (
@@ -47,12 +48,11 @@ _log = logging.getLogger("pyqueue_client.queue")
 _Queue = TypeVar("_Queue", bound="PyQueue")
 
 _ENV_QUEUE_FILE = "QUEUE_FILE_PATH"
-_DEFAULT_QUEUE_FILE = "queue.json"
 
 #: The default local queue file as the environment named it when the package was imported:
 #: ``$QUEUE_FILE_PATH``, else ``"queue.json"`` (as in the original library). ``PyQueue`` reads the
 #: variable again each time it is constructed without ``queue_file``.
-QUEUE_FILE_PATH: str = os.environ.get(_ENV_QUEUE_FILE, _DEFAULT_QUEUE_FILE)
+QUEUE_FILE_PATH: str = os.environ.get(_ENV_QUEUE_FILE, "queue.json")
 
 
 class _Settings(NamedTuple):
@@ -74,6 +74,16 @@ def _local(settings: _Settings) -> QueueBackend:
     )
 
 
+def _sqlite(settings: _Settings) -> QueueBackend:
+    return SqliteBackend(
+        settings.queue_file,
+        settings.queue_name,
+        settings.clock,
+        settings.durable,
+        settings.lock_timeout,
+    )
+
+
 def _memory(settings: _Settings) -> QueueBackend:
     return MemoryBackend(settings.clock)
 
@@ -88,10 +98,18 @@ def _remote(settings: _Settings) -> QueueBackend:
     )
 
 
-_BACKENDS: Mapping[str, Callable[[_Settings], QueueBackend]] = {
-    "local": _local,
-    "memory": _memory,
-    "remote": _remote,
+class _Backend(NamedTuple):
+    """One registry entry: how to build the backend, and its default file (None: no file)."""
+
+    make: Callable[[_Settings], QueueBackend]
+    default_file: Optional[str]
+
+
+_BACKENDS: Mapping[str, _Backend] = {
+    "local": _Backend(_local, "queue.json"),
+    "sqlite": _Backend(_sqlite, "queue.db"),
+    "memory": _Backend(_memory, None),
+    "remote": _Backend(_remote, None),
 }
 
 
@@ -99,12 +117,14 @@ class PyQueue:
     """A message queue with SQS semantics: visibility timeouts, receipt handles, receive counts.
 
     ``queue_type`` picks where messages live: ``"local"`` (a JSON file shared safely by threads and
-    processes), ``"memory"`` (this object only; for tests) or ``"remote"`` (a PyQueue server).
+    processes), ``"sqlite"`` (named queues in a SQLite database, for throughput and deep queues),
+    ``"memory"`` (this object only; for tests) or ``"remote"`` (a PyQueue server).
     Every method behaves the same in every mode. Delivery is at-least-once: a received message
     that is not deleted within its visibility timeout is delivered again.
 
-    Keyword-only options: ``durable`` (local: fsync every write; default True), ``lock_timeout``
-    (local: seconds to wait for another process's lock before ``LockTimeoutError``; default 10),
+    Keyword-only options: ``durable`` (local and sqlite: fsync every write; default True),
+    ``lock_timeout`` (local and sqlite: seconds to wait for another process's lock before
+    ``LockTimeoutError``; default 10),
     ``clock`` (a function returning naive UTC ``datetime``; for tests that control time).
 
     A ``PyQueue`` may be shared between threads, and is a context manager that calls ``close()``.
@@ -120,6 +140,33 @@ class PyQueue:
         queue_name: str = "default",
         timeout: float = 30,
         *,
+        durable: bool = True,
+        lock_timeout: float = 10.0,
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        queue_file: Optional[StrPath],
+        queue_type: Literal["sqlite"],
+        server_url: None = None,
+        api_key: None = None,
+        queue_name: str = "default",
+        timeout: float = 30,
+        *,
+        durable: bool = True,
+        lock_timeout: float = 10.0,
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        queue_file: Optional[StrPath] = None,
+        *,
+        queue_type: Literal["sqlite"],
+        queue_name: str = "default",
         durable: bool = True,
         lock_timeout: float = 10.0,
         clock: Optional[Clock] = None,
@@ -188,26 +235,30 @@ class PyQueue:
                 f"choose one of {', '.join(map(repr, _BACKENDS))}"
             )
         self.queue_type: str = queue_type.lower()
-        self.queue_file: str = _queue_file(queue_file)
+        backend = _BACKENDS[self.queue_type]
+        self.queue_file: Optional[str] = _queue_file(queue_file, backend.default_file)
         self.server_url = server_url
         self.queue_name = queue_name
         settings = _Settings(
-            queue_file=self.queue_file,
+            queue_file=self.queue_file or "",
             server_url=server_url,
             api_key=api_key,
-            queue_name=queue_name,
+            queue_name=check.queue_name(queue_name),
             timeout=check.positive_seconds(timeout, "timeout"),
             durable=check.flag(durable, "durable"),
             lock_timeout=check.positive_seconds(lock_timeout, "lock_timeout"),
             clock=utc_now if clock is None else clock,
         )
-        self._backend: QueueBackend = _BACKENDS[self.queue_type](settings)
+        self._backend: QueueBackend = backend.make(settings)
 
     def __repr__(self) -> str:
-        where = f"queue_file={self.queue_file!r}" if self.queue_type == "local" else ""
+        parts = [f"queue_type={self.queue_type!r}"]
+        if self.queue_file is not None:
+            parts.append(f"queue_file={self.queue_file!r}")
         if self.server_url:
-            where = f"server_url={self.server_url!r}, queue_name={self.queue_name!r}"
-        return f"PyQueue(queue_type={self.queue_type!r}{', ' if where else ''}{where})"
+            parts.append(f"server_url={self.server_url!r}")
+        parts.append(f"queue_name={self.queue_name!r}")
+        return f"PyQueue({', '.join(parts)})"
 
     # -- adding -----------------------------------------------------------------------------
 
@@ -362,9 +413,24 @@ class PyQueue:
         self.close()
 
 
-def _queue_file(queue_file: Optional[StrPath]) -> str:
+def copy_queue(source: PyQueue, target: PyQueue) -> int:
+    """Copy every message of ``source`` into ``target``, keeping ids and tracking fields.
+
+    Works between any two backends, e.g. to move a local JSON queue into SQLite. Messages keep
+    their order, receive counts, first receive times, visibility and receipt handles; ids already
+    in ``target`` are skipped. ``source`` is not changed. Returns how many messages were added.
+    """
+    added = target._backend.import_records(source._backend.export_records())
+    _log.info("copied %d message(s) from %r to %r", added, source, target)
+    return added
+
+
+def _queue_file(queue_file: Optional[StrPath], default: Optional[str]) -> Optional[str]:
+    """The backend's file: as given, else ``$QUEUE_FILE_PATH``, else its default name."""
+    if default is None:
+        return None
     if queue_file is None:
-        return os.environ.get(_ENV_QUEUE_FILE, _DEFAULT_QUEUE_FILE)
+        return os.environ.get(_ENV_QUEUE_FILE, default)
     try:
         path = os.fspath(queue_file)
     except TypeError:

@@ -157,6 +157,10 @@ def new_record(item_id: str, body: MessageBody, now: datetime) -> Record:
     }
 
 
+def _copy_record(record: Record) -> Record:
+    return {**record, "message_body": copy_body(record["message_body"])}
+
+
 def stored_view(record: Record) -> StoredMessage:
     """The public view of a record: a copy, without its receipt handle."""
     return {
@@ -214,6 +218,24 @@ class QueueState:
                 self.records[item_id] = new_record(item_id, body, now)
                 self.dirty[item_id] = None
         return [item_id for item_id, _ in items]
+
+    def export_records(self) -> List[Record]:
+        """Copies of every record, tracking fields included, in queue order."""
+        return [_copy_record(record) for record in self.records.values()]
+
+    def import_records(self, records: Iterable[Record]) -> int:
+        """Append records as they are (ids, tracking fields, handles); existing ids are skipped."""
+        added = 0
+        for record in records:
+            if record["id"] in self.records:
+                continue
+            copied = _copy_record(record)
+            self.records[copied["id"]] = copied
+            if copied["current_receipt_handle"] is not None:
+                self._handles[copied["current_receipt_handle"]] = copied["id"]
+            self.dirty[copied["id"]] = None
+            added += 1
+        return added
 
     def peek(self, max_messages: Optional[int]) -> List[StoredMessage]:
         """The first ``max_messages`` messages (all when None), visibility untouched."""

@@ -21,7 +21,7 @@ __all__ = [
 MessageBody = Dict[str, Any]
 
 #: The names accepted by ``PyQueue(queue_type=...)``.
-QueueType = Literal["local", "memory", "remote"]
+QueueType = Literal["local", "sqlite", "memory", "remote"]
 
 #: A filesystem path as the standard library accepts it.
 StrPath = Union[str, "os.PathLike[str]"]

@@ -23,6 +23,7 @@ __all__ = [
     "max_messages",
     "peek_limit",
     "positive_seconds",
+    "queue_name",
     "receipt_handle",
     "visibility_timeout",
 ]
@@ -69,6 +70,13 @@ def item_ids(values: object) -> List[str]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValidationError(f"item_ids must be a list of strings, not {type(values).__name__}")
     return [item_id(value, "each item id") for value in values]
+
+
+def queue_name(value: object) -> str:
+    """A queue's name: a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"queue_name must be a non-empty string, not {value!r}")
+    return value
 
 
 def receipt_handle(value: object) -> str:

@@ -41,7 +41,25 @@ def _local(tmp_path: Path, clock: FakeClock) -> PyQueue:
     return PyQueue(queue_file=tmp_path / "queue.json", durable=False, clock=clock)
 
 
-BACKENDS: Dict[str, QueueFactory] = {"memory": _memory, "local": _local}
+def _sqlite(tmp_path: Path, clock: FakeClock) -> PyQueue:
+    return PyQueue(
+        queue_file=tmp_path / "queue.db", queue_type="sqlite", durable=False, clock=clock
+    )
+
+
+def _sqlite_without_returning(tmp_path: Path, clock: FakeClock) -> PyQueue:
+    """The two-statement receive used where SQLite is older than 3.35 (no RETURNING)."""
+    queue = _sqlite(tmp_path, clock)
+    queue._backend._use_returning = False  # type: ignore[attr-defined]
+    return queue
+
+
+BACKENDS: Dict[str, QueueFactory] = {
+    "memory": _memory,
+    "local": _local,
+    "sqlite": _sqlite,
+    "sqlite-no-returning": _sqlite_without_returning,
+}
 
 
 @pytest.fixture

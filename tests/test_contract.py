@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Dict, List, Set
 
 import pytest
 
-from pyqueue_client import PyQueue, ValidationError
+from pyqueue_client import PyQueue, ValidationError, copy_queue
 
-from .conftest import FakeClock
+from .conftest import BACKENDS, FakeClock
 
 ISO_MICROSECONDS = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -674,3 +675,26 @@ def test_state_changes_are_logged_without_bodies(
     assert "s3cr3t" not in text
     assert handle not in text
     assert all(record.name.startswith("pyqueue_client") for record in caplog.records)
+
+
+@pytest.mark.parametrize("target_kind", sorted(BACKENDS))
+def test_copy_queue_keeps_ids_order_and_tracking(
+    queue: PyQueue, clock: FakeClock, tmp_path: Path, target_kind: str
+) -> None:
+    queue.add_messages([{"n": n} for n in range(5)], [f"m{n}" for n in range(5)])
+    in_flight = queue.receive_messages(max_messages=2, visibility_timeout=60)
+    clock.advance(1)
+    target_folder = tmp_path / "target"
+    target_folder.mkdir()
+    with BACKENDS[target_kind](target_folder, clock) as target:
+        target.add_message({"already": True}, item_id="m4")
+        assert copy_queue(queue, target) == 4
+        assert copy_queue(queue, target) == 0  # ids already there are skipped
+        copied = {message["id"]: message for message in target.get_messages()}
+        assert list(copied) == ["m4", "m0", "m1", "m2", "m3"]
+        assert copied["m4"]["message_body"] == {"already": True}
+        assert copied["m0"] == queue.get_message("m0")
+        assert copied["m2"] == queue.get_message("m2")
+        assert target.receive_messages(max_messages=10) != []  # m2, m3, m4 are visible
+        assert target.delete_message(in_flight[0]["ReceiptHandle"])  # handles travel too
+    assert len(queue.get_messages()) == 5  # the source is unchanged

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ContextManager, List, Optional, Sequence, Tuple
 
-from .._semantics import Clock, Counts, QueueState
+from .._semantics import Clock, Counts, QueueState, Record
 from .._types import DeleteMessagesResult, MessageBody, QueueInfo, ReceivedMessage, StoredMessage
 
 __all__ = ["StatefulBackend"]
@@ -88,6 +88,14 @@ class StatefulBackend(ABC):
         with self._transaction() as state:
             state.cleanup_expired(self._clock())
         return True
+
+    def export_records(self) -> List[Record]:
+        with self._transaction() as state:
+            return state.export_records()
+
+    def import_records(self, records: Sequence[Record]) -> int:
+        with self._transaction() as state:
+            return state.import_records(records)
 
     def close(self) -> None:  # noqa: B027 - a hook: most backends hold nothing to release
         """Nothing to release by default."""

@@ -1,0 +1,522 @@
+"""The SQLite backend: many named queues in one database file, fast at any depth.
+
+The queue rules of ``_semantics`` as SQL, each call one transaction (``BEGIN IMMEDIATE`` for
+writes). Visible messages are found through a partial index of rows whose ``invisible_until`` is
+NULL, kept exact by clearing expired timeouts at the start of each receive (through a second
+partial index, ordered by expiry), so a receive costs O(log n) however deep the queue is and
+however many messages are in flight. Deleted messages leave the table.
+
+WAL mode, a busy timeout (``lock_timeout``), one connection per thread, new connections after
+``fork()``. ``durable`` picks ``synchronous=FULL`` (default) or ``NORMAL``. The schema is
+versioned with ``PRAGMA user_version`` and the file marked with ``PRAGMA application_id``, so a
+database that is not ours is refused untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from datetime import timedelta
+from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
+
+from .._errors import LockTimeoutError, QueueCorruptedError, QueuePathError, StorageError
+from .._semantics import Clock, Record, format_time
+from .._types import (
+    BatchDeleteFailure,
+    DeleteMessagesResult,
+    MessageBody,
+    QueueInfo,
+    ReceivedMessage,
+    StoredMessage,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteBackend"]
+
+#: The schema this code writes; later versions migrate files from here.
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of our databases ("PyQ1").
+APPLICATION_ID = 0x50795131
+#: RETURNING arrived in SQLite 3.35.0.
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_SQLITE_HEADER = b"SQLite format 3\x00"
+# How many ids one ``IN (...)`` may bind; SQLite before 3.32 allowed 999 variables.
+_IN_CHUNK = 500
+
+_SCHEMA = """
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY,
+    queue TEXT NOT NULL,
+    id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    body TEXT NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_received_at TEXT,
+    invisible_until TEXT,
+    receipt_handle TEXT
+);
+CREATE UNIQUE INDEX messages_by_id ON messages (queue, id);
+CREATE INDEX messages_visible ON messages (queue, seq) WHERE invisible_until IS NULL;
+CREATE INDEX messages_hidden ON messages (queue, invisible_until)
+    WHERE invisible_until IS NOT NULL;
+CREATE INDEX messages_never_received ON messages (queue, seq)
+    WHERE receive_count = 0 AND invisible_until IS NULL;
+CREATE UNIQUE INDEX messages_by_handle ON messages (receipt_handle)
+    WHERE receipt_handle IS NOT NULL;
+"""
+_COLUMNS = (
+    "seq",
+    "queue",
+    "id",
+    "timestamp",
+    "body",
+    "receive_count",
+    "first_received_at",
+    "invisible_until",
+    "receipt_handle",
+)
+_STORED = "id, timestamp, body, receive_count, first_received_at, invisible_until"
+_PICK = (
+    "SELECT seq FROM messages INDEXED BY {index} WHERE queue = :queue AND invisible_until IS NULL"
+    "{only_new} ORDER BY seq LIMIT :limit"
+)
+
+
+class SqliteBackend:
+    """A named queue in a SQLite database file, shared safely by threads and processes."""
+
+    def __init__(
+        self,
+        path: str,
+        queue_name: str,
+        clock: Clock,
+        durable: bool = True,
+        lock_timeout: float = 10.0,
+        use_returning: bool = _HAS_RETURNING,
+    ) -> None:
+        self._path = path
+        self._queue = queue_name
+        self._clock = clock
+        self._durable = durable
+        self._lock_timeout = lock_timeout
+        self._use_returning = use_returning
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._opened: List[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        _check_path(path)
+        self._connection()  # open now, so a bad file is reported by the constructor
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            # Connections must not cross fork(): the child opens its own and leaves the parent's
+            # alone (closing them here could disturb the parent's locks).
+            self._pid = os.getpid()
+            self._local = threading.local()
+            with self._opened_lock:
+                self._opened = []
+        connection: Optional[sqlite3.Connection] = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._open()
+            self._local.connection = connection
+            with self._opened_lock:
+                self._opened.append(connection)
+        return connection
+
+    def _open(self) -> sqlite3.Connection:
+        _check_header(self._path)
+        with _translated(self._path, self._lock_timeout):
+            # Each connection serves one thread; close() may run on another, hence the flag.
+            connection = sqlite3.connect(
+                self._path,
+                timeout=self._lock_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                _prepare(connection, self._path)
+                synchronous = "FULL" if self._durable else "NORMAL"
+                connection.execute(f"PRAGMA synchronous = {synchronous}")
+            except BaseException:
+                connection.close()
+                raise
+        return connection
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        with _translated(self._path, self._lock_timeout):
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this process opened."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        if self._pid == os.getpid():
+            for connection in opened:
+                connection.close()
+        self._local = threading.local()
+
+    # -- adding and reading ---------------------------------------------------------------------
+
+    def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
+        now = format_time(self._clock())
+        rows = [(self._queue, item_id, now, json.dumps(body)) for item_id, body in items]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO messages (queue, id, timestamp, body) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        return [item_id for item_id, _ in items]
+
+    def get_messages(self, max_messages: Optional[int]) -> List[StoredMessage]:
+        limit = -1 if max_messages is None else max_messages
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                f"SELECT {_STORED} FROM messages WHERE queue = ? ORDER BY seq LIMIT ?",
+                (self._queue, limit),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def get_message(self, item_id: str) -> Optional[StoredMessage]:
+        with self._transaction(write=False) as db:
+            row = db.execute(
+                f"SELECT {_STORED} FROM messages WHERE queue = ? AND id = ?", (self._queue, item_id)
+            ).fetchone()
+        return None if row is None else _stored(row)
+
+    def check_existence(self, item_ids: Sequence[str]) -> List[str]:
+        found: Set[str] = set()
+        unique = list(dict.fromkeys(item_ids))
+        with self._transaction(write=False) as db:
+            for start in range(0, len(unique), _IN_CHUNK):
+                chunk = unique[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT id FROM messages WHERE queue = ? AND id IN ({marks})",
+                        (self._queue, *chunk),
+                    )
+                )
+        return [item_id for item_id in item_ids if item_id in found]
+
+    # -- receiving and deleting -----------------------------------------------------------------
+
+    def receive_messages(
+        self,
+        max_messages: int,
+        visibility_timeout: float,
+        delete_after_receive: bool,
+        only_new: bool,
+    ) -> List[ReceivedMessage]:
+        moment = self._clock()
+        now = format_time(moment)
+        until = format_time(moment + timedelta(seconds=visibility_timeout))
+        token = "receipt_" + secrets.token_urlsafe(18) + "_"
+        pick = _PICK.format(
+            index="messages_never_received" if only_new else "messages_visible",
+            only_new=" AND receive_count = 0" if only_new else "",
+        )
+        params = {"queue": self._queue, "limit": max_messages, "now": now, "until": until}
+        with self._transaction() as db:
+            _expire(db, self._queue, now)
+            if delete_after_receive:
+                rows = self._take(db, pick, params)
+            else:
+                rows = self._hide(db, pick, dict(params, token=token))
+        rows.sort(key=lambda row: int(row[0]))
+        return [_received(row, token, now, counted=not delete_after_receive) for row in rows]
+
+    def _hide(self, db: sqlite3.Connection, pick: str, params: Any) -> List[Any]:
+        """Mark the picked messages received; returns (seq, id, ...) rows as they are now."""
+        update = (
+            "UPDATE messages SET receive_count = receive_count + 1,"
+            " first_received_at = COALESCE(first_received_at, :now),"
+            " invisible_until = :until, receipt_handle = :token || seq"
+        )
+        if self._use_returning:
+            return db.execute(
+                f"{update} WHERE seq IN ({pick})"
+                " RETURNING seq, id, timestamp, body, receive_count, first_received_at",
+                params,
+            ).fetchall()
+        rows = db.execute(
+            f"SELECT seq, id, timestamp, body, receive_count + 1,"
+            f" COALESCE(first_received_at, :now) FROM messages WHERE seq IN ({pick})",
+            params,
+        ).fetchall()
+        db.execute(f"{update} WHERE seq IN ({pick})", params)
+        return rows
+
+    def _take(self, db: sqlite3.Connection, pick: str, params: Any) -> List[Any]:
+        """Delete the picked messages; returns their rows as they were."""
+        columns = "seq, id, timestamp, body, receive_count, first_received_at"
+        if self._use_returning:
+            return db.execute(
+                f"DELETE FROM messages WHERE seq IN ({pick}) RETURNING {columns}", params
+            ).fetchall()
+        rows = db.execute(
+            f"SELECT {columns} FROM messages WHERE seq IN ({pick})", params
+        ).fetchall()
+        db.execute(f"DELETE FROM messages WHERE seq IN ({pick})", params)
+        return rows
+
+    def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
+        successful: List[str] = []
+        failed: List[BatchDeleteFailure] = []
+        with self._transaction() as db:
+            for handle in receipt_handles:
+                if not isinstance(handle, str) or not handle:
+                    failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
+                    continue
+                deleted = db.execute(
+                    "DELETE FROM messages WHERE receipt_handle = ? AND queue = ?",
+                    (handle, self._queue),
+                ).rowcount
+                if deleted:
+                    successful.append(handle)
+                else:
+                    failed.append({"ReceiptHandle": handle, "reason": "not_found"})
+        return {"Successful": successful, "Failed": failed}
+
+    # -- changing -------------------------------------------------------------------------------
+
+    def remove_message(self, item_id: str) -> bool:
+        with self._transaction() as db:
+            return bool(
+                db.execute(
+                    "DELETE FROM messages WHERE queue = ? AND id = ?", (self._queue, item_id)
+                ).rowcount
+            )
+
+    def update_message(self, item_id: str, body: MessageBody) -> bool:
+        now = format_time(self._clock())
+        with self._transaction() as db:
+            return bool(
+                db.execute(
+                    "UPDATE messages SET body = ?, timestamp = ? WHERE queue = ? AND id = ?",
+                    (json.dumps(body), now, self._queue, item_id),
+                ).rowcount
+            )
+
+    def clear_queue(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM messages WHERE queue = ?", (self._queue,))
+
+    def cleanup_expired_messages(self) -> bool:
+        with self._transaction() as db:
+            _expire(db, self._queue, format_time(self._clock()))
+        return True
+
+    # -- statistics -----------------------------------------------------------------------------
+
+    def get_queue_info(self) -> QueueInfo:
+        now = format_time(self._clock())
+        with self._transaction(write=False) as db:
+            count, visible, never, receives = db.execute(
+                "SELECT COUNT(*),"
+                " TOTAL(invisible_until IS NULL OR invisible_until <= ?),"
+                " TOTAL(receive_count = 0), TOTAL(receive_count)"
+                " FROM messages WHERE queue = ?",
+                (now, self._queue),
+            ).fetchone()
+        return {
+            "queue_type": "sqlite",
+            "queue_file": self._path,
+            "queue_name": self._queue,
+            "message_count": count,
+            "visible_messages": int(visible),
+            "invisible_messages": count - int(visible),
+            "never_received": int(never),
+            "total_receives": int(receives),
+            "file_size": _file_size(self._path),
+        }
+
+    def health_check(self) -> bool:
+        try:
+            with self._transaction(write=False) as db:
+                db.execute("SELECT 1 FROM messages LIMIT 1").fetchall()
+        except Exception:
+            return False
+        return True
+
+    # -- copying between backends ---------------------------------------------------------------
+
+    def export_records(self) -> List[Record]:
+        """Every message with all its tracking fields, in queue order."""
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                f"SELECT {_STORED}, receipt_handle FROM messages WHERE queue = ? ORDER BY seq",
+                (self._queue,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def import_records(self, records: Sequence[Record]) -> int:
+        """Append records as they are (ids kept); ids already present are skipped."""
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO messages (queue, id, timestamp, body, receive_count,"
+                " first_received_at, invisible_until, receipt_handle)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        self._queue,
+                        record["id"],
+                        record["timestamp"],
+                        json.dumps(record["message_body"]),
+                        record["receive_count"],
+                        record["first_received_at"],
+                        record["invisible_until"],
+                        record["current_receipt_handle"],
+                    )
+                    for record in records
+                ],
+            )
+            return db.total_changes - before
+
+
+# -- module helpers -------------------------------------------------------------------------------
+
+
+def _expire(db: sqlite3.Connection, queue: str, now: str) -> None:
+    """Make messages whose timeout has passed visible again (through the expiry index)."""
+    db.execute(
+        "UPDATE messages SET invisible_until = NULL"
+        " WHERE queue = ? AND invisible_until IS NOT NULL AND invisible_until <= ?",
+        (queue, now),
+    )
+
+
+def _stored(row: Any) -> StoredMessage:
+    item_id, timestamp, body, count, first, until = row
+    return {
+        "id": item_id,
+        "timestamp": timestamp,
+        "message_body": json.loads(body),
+        "receive_count": count,
+        "first_received_at": first,
+        "invisible_until": until,
+    }
+
+
+def _record(row: Any) -> Record:
+    stored = _stored(row[:6])
+    return {
+        "id": stored["id"],
+        "timestamp": stored["timestamp"],
+        "message_body": stored["message_body"],
+        "receive_count": stored["receive_count"],
+        "first_received_at": stored["first_received_at"],
+        "invisible_until": stored["invisible_until"],
+        "current_receipt_handle": row[6],
+    }
+
+
+def _received(row: Any, token: str, now: str, counted: bool) -> ReceivedMessage:
+    """A received message from a row; ``counted`` when the row already has the new count."""
+    seq, item_id, timestamp, body, count, first = row
+    return {
+        "Id": item_id,
+        "ReceiptHandle": f"{token}{seq}",
+        "message_body": json.loads(body),
+        "timestamp": timestamp,
+        "receive_count": count if counted else count + 1,
+        "first_received_at": first or now,
+    }
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _check_path(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise QueuePathError(
+            f"cannot use queue file {path!r}: folder {folder!r} does not exist. Create it first.",
+            path,
+        )
+    if os.path.isdir(path):
+        raise QueuePathError(f"cannot use queue file {path!r}: it is a folder", path)
+
+
+def _check_header(path: str) -> None:
+    """Refuse a file that is not SQLite before SQLite touches it."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot read queue file {path!r}: {exc.strerror}", path) from exc
+    if header and header != _SQLITE_HEADER:
+        raise QueueCorruptedError(path, "not a SQLite database")
+
+
+def _prepare(connection: sqlite3.Connection, path: str) -> None:
+    """Check the database is ours (creating the schema in an empty one), then switch to WAL."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        _check_or_create_schema(connection, path)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        connection.execute("PRAGMA journal_mode = WAL")
+
+
+def _check_or_create_schema(connection: sqlite3.Connection, path: str) -> None:
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master")]
+    if application_id == 0 and not tables:
+        # one statement at a time: executescript() would commit the transaction first
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            connection.execute(statement)
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return
+    if application_id != APPLICATION_ID:
+        raise QueueCorruptedError(path, "a SQLite database of another application")
+    if version > SCHEMA_VERSION:
+        raise QueueCorruptedError(
+            path, f"schema version {version} is newer than this library's {SCHEMA_VERSION}"
+        )
+    columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(messages)"))
+    if columns != _COLUMNS or version != SCHEMA_VERSION:
+        raise QueueCorruptedError(path, "its messages table is not of the expected shape")
+
+
+@contextlib.contextmanager
+def _translated(path: str, lock_timeout: float) -> Iterator[None]:
+    """Turn ``sqlite3`` errors into our hierarchy, naming the file."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            raise LockTimeoutError(path, lock_timeout) from exc
+        if "readonly" in text or "read-only" in text:
+            raise StorageError(
+                f"cannot write queue file {path!r}: the file or its folder is read-only", path
+            ) from exc
+        raise StorageError(f"cannot use queue file {path!r}: {text}", path) from exc
+    except sqlite3.DatabaseError as exc:
+        raise QueueCorruptedError(path, str(exc)) from exc
