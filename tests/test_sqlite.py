@@ -1,0 +1,282 @@
+"""The SQLite backend's own promises: schema, named queues, refusing foreign files, indexes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+
+from pyqueue_client import (
+    LockTimeoutError,
+    PyQueue,
+    QueueCorruptedError,
+    QueuePathError,
+    StorageError,
+)
+from pyqueue_client._backends import sqlite as backend_module
+
+from .conftest import FakeClock
+
+
+def _queue(path: Path, clock: FakeClock, name: str = "default", **options: Any) -> PyQueue:
+    return PyQueue(queue_file=path, queue_type="sqlite", queue_name=name, clock=clock, **options)
+
+
+def _pragma(path: Path, name: str) -> Any:
+    with sqlite3.connect(path) as db:
+        return db.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_new_database_is_marked_versioned_and_in_wal_mode(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "queue.db"
+    _queue(path, clock).add_message({"n": 1})
+    assert _pragma(path, "application_id") == backend_module.APPLICATION_ID
+    assert _pragma(path, "user_version") == backend_module.SCHEMA_VERSION == 1
+    assert _pragma(path, "journal_mode") == "wal"
+
+
+@pytest.mark.parametrize(("durable", "level"), [(True, 2), (False, 1)])
+def test_durable_picks_synchronous_full_or_normal(
+    tmp_path: Path, clock: FakeClock, durable: bool, level: int
+) -> None:
+    queue = _queue(tmp_path / "queue.db", clock, durable=durable)
+    connection = queue._backend._connection()  # type: ignore[attr-defined]
+    assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
+
+
+def test_default_file_is_queue_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QUEUE_FILE_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    queue = PyQueue(queue_type="sqlite")
+    assert queue.queue_file == "queue.db"
+    assert (tmp_path / "queue.db").exists()
+    info = queue.get_queue_info()
+    assert info["queue_type"] == "sqlite"
+    assert info["queue_name"] == "default"
+    assert info["queue_file"] == "queue.db"
+    assert info["file_size"] > 0
+
+
+def test_named_queues_share_a_file_but_not_messages(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "queue.db"
+    emails, orders = _queue(path, clock, "emails"), _queue(path, clock, "orders")
+    emails.add_message({"to": "a"}, item_id="same-id")
+    orders.add_message({"order": 1}, item_id="same-id")
+    orders.add_message({"order": 2}, item_id="o2")
+    assert [m["message_body"] for m in emails.get_messages()] == [{"to": "a"}]
+    assert emails.check_existence(["same-id", "o2"]) == ["same-id"]
+    handle = orders.receive_messages(max_messages=1)[0]["ReceiptHandle"]
+    assert emails.delete_message(handle) is False  # another queue's handle
+    assert orders.delete_message(handle) is True
+    emails.clear_queue()
+    assert [m["id"] for m in orders.get_messages()] == ["o2"]
+    assert emails.get_queue_info()["message_count"] == 0
+
+
+def test_deleted_messages_leave_the_table(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "queue.db"
+    queue = _queue(path, clock, durable=False)
+    for _ in range(3):
+        queue.add_messages([{"payload": "x" * 200} for _ in range(300)])
+        while True:
+            batch = queue.receive_messages(max_messages=100)
+            if not batch:
+                break
+            queue.delete_messages([m["ReceiptHandle"] for m in batch])
+        queue.add_message({"n": 1}, item_id="r")
+        queue.remove_message("r")
+        queue.add_message({"n": 1}, item_id="c")
+        queue.receive_messages(delete_after_receive=True)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+
+
+def test_receive_uses_the_indexes_at_any_depth(tmp_path: Path, clock: FakeClock) -> None:
+    """The pick reads the partial indexes in order; it never scans the table."""
+    path = tmp_path / "queue.db"
+    queue = _queue(path, clock, durable=False)
+    queue.add_messages([{"n": n} for n in range(2000)])
+    queue.receive_messages(max_messages=100, visibility_timeout=600)
+    plans: List[str] = []
+    with sqlite3.connect(path) as db:
+        for only_new in (False, True):
+            pick = backend_module._PICK.format(
+                index="messages_never_received" if only_new else "messages_visible",
+                only_new=" AND receive_count = 0" if only_new else "",
+            )
+            rows = db.execute(f"EXPLAIN QUERY PLAN {pick}", {"queue": "default", "limit": 10})
+            plans.extend(row[-1] for row in rows)
+        expire = "SELECT seq FROM messages WHERE queue = ? AND invisible_until IS NOT NULL"
+        expire += " AND invisible_until <= ?"
+        rows = db.execute(f"EXPLAIN QUERY PLAN {expire}", ("default", "2026"))
+        plans.extend(row[-1] for row in rows)
+    assert plans
+    assert all("USING" in plan and "INDEX" in plan for plan in plans), plans
+    assert any("messages_hidden" in plan for plan in plans)
+
+
+def test_expired_timeouts_are_cleared_by_receive(tmp_path: Path, clock: FakeClock) -> None:
+    queue = _queue(tmp_path / "queue.db", clock)
+    queue.add_messages([{"n": 1}, {"n": 2}], ["a", "b"])
+    queue.receive_messages(max_messages=2, visibility_timeout=5)
+    clock.advance(5)
+    assert [m["Id"] for m in queue.receive_messages(max_messages=1, visibility_timeout=5)] == ["a"]
+    stored = queue.get_message("b")
+    assert stored is not None
+    assert stored["invisible_until"] is None  # expired: visible again, as the index shows it
+
+
+def test_each_thread_gets_its_own_connection(tmp_path: Path, clock: FakeClock) -> None:
+    queue = _queue(tmp_path / "queue.db", clock)
+    backend = queue._backend
+    seen: List[int] = [id(backend._connection())]  # type: ignore[attr-defined]
+
+    def other() -> None:
+        seen.append(id(backend._connection()))  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(timeout=10)
+    assert len(set(seen)) == 2
+    queue.close()
+    queue.add_message({"n": 1})  # reopens after close
+
+
+def test_a_forked_child_opens_new_connections(tmp_path: Path, clock: FakeClock) -> None:
+    queue = _queue(tmp_path / "queue.db", clock)
+    backend = queue._backend
+    inherited = backend._connection()  # type: ignore[attr-defined]
+    backend._pid = -1  # type: ignore[attr-defined]  # what a child process sees after fork()
+    fresh = backend._connection()  # type: ignore[attr-defined]
+    assert fresh is not inherited
+    queue.add_message({"n": 1}, item_id="after-fork")
+    assert queue.has_message("after-fork")
+    inherited.close()
+
+
+# -- files that are not our queues: refused, never modified --------------------------------------
+
+
+def _foreign_database(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO customers (name) VALUES ('ada')")
+
+
+def _our_schema_then(path: Path, statement: str) -> None:
+    PyQueue(queue_file=path, queue_type="sqlite").close()
+    with sqlite3.connect(path) as db:
+        db.execute(statement)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda path: path.write_bytes(b"not a database at all" * 100), "not a SQLite database"),
+        (lambda path: path.write_bytes(b"[]\n"), "not a SQLite database"),
+        (_foreign_database, "another application"),
+        (lambda path: _our_schema_then(path, "PRAGMA user_version = 7"), "newer"),
+        (
+            lambda path: _our_schema_then(path, "ALTER TABLE messages ADD COLUMN extra TEXT"),
+            "expected shape",
+        ),
+    ],
+)
+def test_foreign_files_are_refused_untouched(
+    tmp_path: Path, clock: FakeClock, make: Any, reason: str
+) -> None:
+    path = tmp_path / "queue.db"
+    make(path)
+    before = path.read_bytes()
+    with pytest.raises(QueueCorruptedError, match=reason) as caught:
+        _queue(path, clock)
+    assert caught.value.path == str(path)
+    assert path.read_bytes() == before
+    # a database already in WAL mode gets its -wal and -shm files from any reader; no write
+    # went into them
+    wal = tmp_path / "queue.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert {p.name for p in tmp_path.iterdir()} <= {"queue.db", "queue.db-wal", "queue.db-shm"}
+
+
+def test_damaged_pages_are_reported_as_corruption(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "queue.db"
+    queue = _queue(path, clock, durable=False)
+    queue.add_messages([{"payload": "x" * 500} for _ in range(200)])
+    queue.close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[page * 2 : page * 6] = b"\xde\xad\xbe\xef" * (page)  # wreck a few b-tree pages
+    path.write_bytes(bytes(data))
+    damaged = _queue(path, clock)
+    with pytest.raises(QueueCorruptedError) as caught:
+        damaged.get_messages()
+    assert isinstance(caught.value, OSError)
+    assert "malformed" in caught.value.reason
+
+
+def test_an_empty_file_becomes_a_new_queue(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "queue.db"
+    path.write_bytes(b"")
+    queue = _queue(path, clock)
+    queue.add_message({"n": 1})
+    assert queue.get_queue_info()["message_count"] == 1
+
+
+def test_missing_folder_is_a_path_error(tmp_path: Path, clock: FakeClock) -> None:
+    with pytest.raises(QueuePathError, match="does not exist"):
+        _queue(tmp_path / "missing" / "queue.db", clock)
+    with pytest.raises(QueuePathError, match="is a folder"):
+        _queue(tmp_path, clock)
+
+
+def test_lock_held_by_another_connection_times_out(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "queue.db"
+    queue = _queue(path, clock, lock_timeout=0.2)
+    queue.add_message({"n": 1}, item_id="a")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(LockTimeoutError) as caught:
+            queue.add_message({"n": 2})
+        assert isinstance(caught.value, TimeoutError)
+        assert caught.value.timeout == 0.2
+        assert str(path) in str(caught.value)
+        assert queue.has_message("a")  # reads go on beside a writer (WAL)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    queue.add_message({"n": 2}, item_id="b")
+    assert queue.check_existence(["a", "b"]) == ["a", "b"]
+
+
+def test_other_operational_errors_are_storage_errors(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="no such table"), backend_module._translated("f", 1):
+        raise sqlite3.OperationalError("no such table: x")
+    with pytest.raises(StorageError, match="read-only"), backend_module._translated("f", 1):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+
+def test_failed_transaction_rolls_back(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = _queue(tmp_path / "queue.db", clock)
+    queue.add_messages([{"n": 1}, {"n": 2}], ["a", "b"])
+
+    real_hide = backend_module.SqliteBackend._hide
+
+    def hide_then_fail(self: Any, *args: Any) -> Any:
+        real_hide(self, *args)  # the rows are updated inside the transaction...
+        raise sqlite3.OperationalError("disk I/O error")  # ...which then fails
+
+    monkeypatch.setattr(backend_module.SqliteBackend, "_hide", hide_then_fail)
+    with pytest.raises(StorageError):
+        queue.receive_messages(max_messages=2)
+    monkeypatch.undo()
+    assert [m["receive_count"] for m in queue.get_messages()] == [0, 0]
