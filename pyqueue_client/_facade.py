@@ -35,6 +35,7 @@ from ._errors import ConfigurationError, ValidationError
 from ._semantics import Clock, new_message_id, utc_now
 from ._types import (
     DeleteMessagesResult,
+    FileQueueType,
     MessageBody,
     QueueInfo,
     ReceivedMessage,
@@ -166,6 +167,18 @@ class PyQueue:
         queue_file: Optional[StrPath] = None,
         *,
         queue_type: Literal["sqlite"],
+        queue_name: str = "default",
+        durable: bool = True,
+        lock_timeout: float = 10.0,
+        clock: Optional[Clock] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        queue_file: Optional[StrPath] = None,
+        *,
+        queue_type: FileQueueType,
         queue_name: str = "default",
         durable: bool = True,
         lock_timeout: float = 10.0,

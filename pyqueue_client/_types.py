@@ -9,6 +9,7 @@ __all__ = [
     "BatchDeleteFailure",
     "DeleteFailureReason",
     "DeleteMessagesResult",
+    "FileQueueType",
     "MessageBody",
     "QueueInfo",
     "QueueType",
@@ -22,6 +23,10 @@ MessageBody = Dict[str, Any]
 
 #: The names accepted by ``PyQueue(queue_type=...)``.
 QueueType = Literal["local", "sqlite", "memory", "remote"]
+
+#: The queue types that keep messages in a file (``queue_file``); handy when the type is chosen
+#: at run time: ``PyQueue(path, queue_type=chosen)`` with ``chosen: FileQueueType``.
+FileQueueType = Literal["local", "sqlite"]
 
 #: A filesystem path as the standard library accepts it.
 StrPath = Union[str, "os.PathLike[str]"]

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Dict, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, NamedTuple, Optional, Sequence, cast
 
 from . import __version__
 from ._demo import DemoConfig, run_demo
 from ._errors import PyQueueError
-from ._facade import PyQueue
+from ._facade import PyQueue, copy_queue
+from ._types import FileQueueType
 
 __all__ = ["main"]
 
@@ -28,6 +29,7 @@ EXIT_INTERRUPTED = 130
 # Upper bounds that keep a typo from starting thousands of processes.
 _MAX_MESSAGES = 1_000_000
 _MAX_PROCESSES = 64
+_FILE_TYPES = ("local", "sqlite")
 
 
 # -- argument types ----------------------------------------------------------------------------
@@ -164,7 +166,26 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _queue(args: argparse.Namespace) -> PyQueue:
     # None lets PyQueue read QUEUE_FILE_PATH now, as the library does.
-    return PyQueue(args.queue_file)
+    queue_type = cast(FileQueueType, args.queue_type)  # argparse checked the choices
+    return PyQueue(args.queue_file, queue_type=queue_type, queue_name=args.queue_name)
+
+
+def _copy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to-file", required=True, metavar="PATH", help="the target file")
+    parser.add_argument(
+        "--to-type", choices=_FILE_TYPES, default="sqlite", help="the target's type (sqlite)"
+    )
+    parser.add_argument("--to-name", default="default", metavar="NAME", help="the target queue")
+
+
+def _copy(args: argparse.Namespace) -> int:
+    target_type = cast(FileQueueType, args.to_type)
+    with _queue(args) as source, PyQueue(
+        args.to_file, queue_type=target_type, queue_name=args.to_name
+    ) as target:
+        copied = copy_queue(source, target)
+        print(f"copied {copied} message(s) from {source.queue_file} to {target.queue_file}")
+    return 0
 
 
 def _print_json(value: object) -> None:
@@ -198,6 +219,12 @@ _COMMANDS: Dict[str, _Command] = {
     "peek": _Command("show messages without receiving them", _peek_arguments, _peek, True),
     "info": _Command("print the queue's statistics as JSON", _no_arguments, _info, True),
     "clear": _Command("remove every message", _no_arguments, _clear, True),
+    "copy": _Command(
+        "copy every message (ids and tracking fields kept) into another queue, e.g. JSON to SQLite",
+        _copy_arguments,
+        _copy,
+        True,
+    ),
 }
 
 
@@ -220,7 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     queue_file.add_argument(
         "--queue-file",
         metavar="PATH",
-        help="the local queue file (default: $QUEUE_FILE_PATH, else queue.json)",
+        help="the queue file (default: $QUEUE_FILE_PATH, else queue.json or queue.db)",
+    )
+    queue_file.add_argument(
+        "--queue-type", choices=_FILE_TYPES, default="local", help="the file's kind (local)"
+    )
+    queue_file.add_argument(
+        "--queue-name", default="default", metavar="NAME", help="sqlite: the queue (default)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in _COMMANDS.items():

@@ -455,6 +455,28 @@ def test_send_receive_peek_info_clear(in_tmp: Path, capsys: pytest.CaptureFixtur
         assert queue.get_messages() == []
 
 
+def test_sqlite_queues_and_copy_from_json(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["send", '{"n": 1}', "--id", "a"]) == 0
+    assert cli.main(["send", '{"n": 2}', "--id", "b"]) == 0
+    assert cli.main(["receive", "--visibility-timeout", "600"]) == 0
+    capsys.readouterr()
+    assert cli.main(["copy", "--to-file", "queue.db", "--to-name", "jobs"]) == 0
+    assert capsys.readouterr().out == "copied 2 message(s) from queue.json to queue.db\n"
+    sqlite_options = ["--queue-type", "sqlite", "--queue-file", "queue.db", "--queue-name", "jobs"]
+    assert cli.main(["peek", *sqlite_options]) == 0
+    copied = _json_out(capsys)
+    assert [(m["id"], m["receive_count"]) for m in copied] == [("a", 1), ("b", 0)]
+    assert cli.main(["receive", *sqlite_options, "--max", "5"]) == 0
+    assert [m["Id"] for m in _json_out(capsys)] == ["b"]  # "a" is still in flight
+    assert cli.main(["info", "--queue-type", "sqlite"]) == 0  # default file: queue.db
+    info = _json_out(capsys)
+    assert (info["queue_type"], info["queue_name"], info["message_count"]) == (
+        "sqlite",
+        "default",
+        0,
+    )
+
+
 def test_queue_file_comes_from_the_option_or_the_environment(
     in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
