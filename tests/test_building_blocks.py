@@ -188,7 +188,7 @@ def test_queue_lock_timeout_writes_nothing(tmp_path: Path, clock: FakeClock) -> 
 def test_write_atomic_replaces_and_returns_the_stamp(tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_bytes(b"old")
-    stamp = write_atomic(str(target), b"new contents", durable=True)
+    stamp = write_atomic(str(target), [b"new ", b"contents"], durable=True)
     assert target.read_bytes() == b"new contents"
     info = target.stat()
     assert stamp == (info.st_ino, info.st_size, info.st_mtime_ns)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 
 from .._errors import QueueCorruptedError, QueuePathError, StorageError
 from .._semantics import Clock, Counts, QueueState
@@ -31,11 +31,11 @@ class _Snapshot(NamedTuple):
     stamp: Optional[FileStamp]
     state: QueueState
     #: id -> its line of text; when ``in_order``, one per record and in queue order
-    lines: Dict[str, str]
+    lines: Dict[str, bytes]
     in_order: bool
 
 
-def _lines_in_order(snapshot: _Snapshot) -> Dict[str, str]:
+def _lines_in_order(snapshot: _Snapshot) -> Dict[str, bytes]:
     """Lines for every record in queue order, serializing those that have none yet."""
     known = snapshot.lines
     return {
@@ -128,7 +128,7 @@ class LocalJsonBackend(StatefulBackend):
         except OSError as exc:
             raise self._storage_error("cannot recover", exc) from exc
 
-    def _read(self) -> Tuple[QueueState, Dict[str, str]]:
+    def _read(self) -> Tuple[QueueState, Dict[str, bytes]]:
         try:
             with open(self._path, "rb") as file:
                 data = file.read()
@@ -154,11 +154,11 @@ class LocalJsonBackend(StatefulBackend):
             else:
                 # assigning keeps an existing key's place and appends a new one, as records do
                 lines[item_id] = encode_record(record)
-        mark, stamp = self._write(encode(lines.values()))
+        mark, stamp = self._write(encode(list(lines.values())))
         state.dirty.clear()
         self._snapshot = _Snapshot(mark, stamp, state, lines, in_order=True)
 
-    def _write(self, data: bytes) -> Tuple[bytes, FileStamp]:
+    def _write(self, data: Iterable[bytes]) -> Tuple[bytes, FileStamp]:
         """Write the file; the lock file's mark changes first, so no cache outlives the data."""
         try:
             mark = self._lock.new_mark()

@@ -18,7 +18,7 @@ import contextlib
 import os
 import sys
 import time
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Tuple
 
 __all__ = ["FileStamp", "file_stamp", "recover", "write_atomic"]
 
@@ -38,8 +38,10 @@ def _sibling(path: str, suffix: str) -> str:
     return os.path.join(folder, f".{name}.{suffix}")
 
 
-def write_atomic(path: str, data: bytes, durable: bool) -> FileStamp:
-    """Replace ``path`` with ``data``; returns the new file's stamp. Raises ``OSError``.
+def write_atomic(path: str, pieces: Iterable[bytes], durable: bool) -> FileStamp:
+    """Replace ``path`` with the concatenated ``pieces``; returns the new file's stamp.
+
+    Raises ``OSError``.
 
     On failure ``path`` keeps its old contents.
     """
@@ -49,9 +51,10 @@ def write_atomic(path: str, data: bytes, durable: bool) -> FileStamp:
         fd = os.open(staged, flags, 0o666)
         try:
             _copy_mode(path, fd)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for piece in pieces:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
             stamp = file_stamp(os.fstat(fd))

@@ -15,16 +15,19 @@ the next write and only the messages an operation touched are serialized again. 
 
 from __future__ import annotations
 
+import codecs
 import json
-from typing import Collection, Dict, List, Mapping, NamedTuple, Optional, Tuple, cast
+from typing import Dict, Iterator, List, Mapping, Sequence, NamedTuple, Optional, Tuple, cast
 
 from .._semantics import Record, canonical_time
 
 __all__ = ["Decoded", "FormatError", "decode", "encode", "encode_record"]
 
-_EMPTY = "[]\n"
-_HEAD = "[\n"
-_TAIL = "\n]\n"
+_EMPTY = b"[]\n"
+_HEAD = b"[\n"
+_TAIL = b"\n]\n"
+_SEPARATOR = b",\n"
+_LINES_PER_PIECE = 256
 _FIELD_ORDER = (
     "id",
     "timestamp",
@@ -44,58 +47,70 @@ class Decoded(NamedTuple):
     """A decoded queue file."""
 
     records: List[Record]
-    #: id -> the exact text of its line, for records whose line can be written back unchanged
+    #: id -> the exact bytes of its line, for records whose line can be written back unchanged
     #: (not for records that were upgraded or normalized on the way in).
-    lines: Dict[str, str]
+    lines: Dict[str, bytes]
 
 
-def encode_record(record: Record) -> str:
+def encode_record(record: Record) -> bytes:
     """One record as a single line of JSON (ASCII, so any text round-trips)."""
-    return json.dumps(record, allow_nan=False)
+    return json.dumps(record, allow_nan=False).encode()
 
 
-def encode(lines: Collection[str]) -> bytes:
-    """The file's bytes for the given record lines, in queue order."""
+def encode(lines: Sequence[bytes]) -> Iterator[bytes]:
+    """The file's bytes for the given record lines, in queue order, as a few pieces.
+
+    Pieces of a few hundred lines stay small enough to be built in reused memory: one buffer of
+    the whole file would be a fresh allocation every write, and on a deep queue touching its
+    pages costs more than the write itself.
+    """
     if not lines:
-        return _EMPTY.encode()
-    return (_HEAD + ",\n".join(lines) + _TAIL).encode()
+        yield _EMPTY
+        return
+    for start in range(0, len(lines), _LINES_PER_PIECE):
+        yield (_SEPARATOR if start else _HEAD) + _SEPARATOR.join(
+            lines[start : start + _LINES_PER_PIECE]
+        )
+    yield _TAIL
 
 
 def decode(data: bytes) -> Decoded:
     """Parse a queue file's bytes. Raises :class:`FormatError` for anything but a queue."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    if not data.strip():
         return Decoded([], {})
-    items = _split_lines(text)
+    items = _split_lines(data)
     if items is None:
-        return _decode_items(_parse_whole(text), {})
+        return _decode_items(_parse_whole(data), {})
     return _decode_items(
         [item for item, _ in items], {i: line for i, (_, line) in enumerate(items)}
     )
 
 
-def _split_lines(text: str) -> Optional[List[Tuple[object, str]]]:
+def _split_lines(data: bytes) -> Optional[List[Tuple[object, bytes]]]:
     """Parse a one-message-per-line file line by line; None when the file has another layout."""
-    if not (text.startswith(_HEAD) and text.endswith(_TAIL)):
+    if not (data.startswith(_HEAD) and data.endswith(_TAIL)):
         return None
-    raw_lines = text[len(_HEAD) : -len(_TAIL)].split("\n")
+    raw_lines = data[len(_HEAD) : -len(_TAIL)].split(b"\n")
     items = []
     last = len(raw_lines) - 1
     for index, raw in enumerate(raw_lines):
-        line = raw[:-1] if index < last and raw.endswith(",") else raw
+        line = raw[:-1] if index < last and raw.endswith(b",") else raw
         if index < last and line is raw:
             return None
         try:
             items.append((json.loads(line), line))
-        except ValueError:
+        except ValueError:  # not JSON, or not UTF-8: the whole-file parse says which
             return None
     return items
 
 
-def _parse_whole(text: str) -> List[object]:
+def _parse_whole(data: bytes) -> List[object]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"not UTF-8 text (byte {exc.start})") from None
     try:
         parsed = json.loads(text)
     except ValueError as exc:
@@ -105,9 +120,9 @@ def _parse_whole(text: str) -> List[object]:
     return parsed
 
 
-def _decode_items(items: List[object], lines_by_index: Mapping[int, str]) -> Decoded:
+def _decode_items(items: List[object], lines_by_index: Mapping[int, bytes]) -> Decoded:
     records: List[Record] = []
-    lines: Dict[str, str] = {}
+    lines: Dict[str, bytes] = {}
     seen: Dict[str, int] = {}
     for index, item in enumerate(items):
         record, changed = _record(item, index)
