@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import Dict, Iterator, List, Mapping, Sequence, NamedTuple, Optional, Tuple, cast
+from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, cast
 
 from .._semantics import Record, canonical_time
 
