@@ -11,11 +11,14 @@
 import logging
 
 from ._errors import (
+    AuthenticationError,
     ConfigurationError,
     LockTimeoutError,
+    PermissionDeniedError,
     PyQueueError,
     QueueCorruptedError,
     QueuePathError,
+    RemoteError,
     StorageError,
     ValidationError,
 )
@@ -34,6 +37,7 @@ from ._types import (
 
 __all__ = [
     "QUEUE_FILE_PATH",
+    "AuthenticationError",
     "BatchDeleteFailure",
     "ConfigurationError",
     "DeleteFailureReason",
@@ -41,6 +45,7 @@ __all__ = [
     "FileQueueType",
     "LockTimeoutError",
     "MessageBody",
+    "PermissionDeniedError",
     "PyQueue",
     "PyQueueError",
     "QueueCorruptedError",
@@ -48,6 +53,7 @@ __all__ = [
     "QueuePathError",
     "QueueType",
     "ReceivedMessage",
+    "RemoteError",
     "StorageError",
     "StoredMessage",
     "ValidationError",

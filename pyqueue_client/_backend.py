@@ -21,8 +21,8 @@ class QueueBackend(Protocol):
     def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
         """Append ``(id, body)`` pairs in order; an id already present is a no-op. Returns ids."""
 
-    def get_messages(self, max_messages: Optional[int]) -> List[StoredMessage]:
-        """The first ``max_messages`` messages in order (all when None); visibility unchanged."""
+    def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
+        """``max_messages`` messages in order (all when None) from position ``offset``."""
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None."""

@@ -6,14 +6,17 @@ a wait that ran out (``TimeoutError``), the network or server (``ConnectionError
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 __all__ = [
+    "AuthenticationError",
     "ConfigurationError",
     "LockTimeoutError",
+    "PermissionDeniedError",
     "PyQueueError",
     "QueueCorruptedError",
     "QueuePathError",
+    "RemoteError",
     "StorageError",
     "ValidationError",
 ]
@@ -89,3 +92,32 @@ class LockTimeoutError(PyQueueError, TimeoutError):
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.path, self.timeout))
+
+
+class RemoteError(PyQueueError, ConnectionError):
+    """The server could not be reached, or answered with an error (5xx, or a reply we can't read).
+
+    ``url`` is the request's URL (never with the API key), ``status`` the HTTP status or None when
+    there was no answer, and ``detail`` the server's own explanation when it gave one. A builtin
+    ``ConnectionError``, as the original library raised.
+    """
+
+    def __init__(self, message: str, url: str, status: Optional[int] = None, detail: str = ""):
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.args[0], self.url, self.status, self.detail))
+
+
+class AuthenticationError(RemoteError):
+    """The server refused the API key: missing or wrong (401, or the existing server's 422)."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """The API key is valid but lacks the permission this call needs on this queue (403)."""

@@ -301,9 +301,14 @@ class PyQueue:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def get_messages(self, max_messages: Optional[int] = None) -> List[StoredMessage]:
-        """Messages in queue order without changing their visibility; all of them when None."""
-        return self._backend.get_messages(check.peek_limit(max_messages))
+    def get_messages(
+        self, max_messages: Optional[int] = None, *, offset: int = 0
+    ) -> List[StoredMessage]:
+        """Messages in queue order without changing their visibility; all of them when None.
+
+        ``offset`` skips that many messages first (for paging through a deep queue).
+        """
+        return self._backend.get_messages(check.peek_limit(max_messages), check.peek_offset(offset))
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None."""

@@ -17,11 +17,11 @@ import re
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import (
     Callable,
     Dict,
     Iterable,
-    Iterator,
     List,
     Optional,
     Sequence,
@@ -237,15 +237,10 @@ class QueueState:
             added += 1
         return added
 
-    def peek(self, max_messages: Optional[int]) -> List[StoredMessage]:
-        """The first ``max_messages`` messages (all when None), visibility untouched."""
-        return [stored_view(record) for record in self._first(max_messages)]
-
-    def _first(self, count: Optional[int]) -> Iterator[Record]:
-        for index, record in enumerate(self.records.values()):
-            if count is not None and index >= count:
-                return
-            yield record
+    def peek(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
+        """``max_messages`` messages (all when None) from position ``offset``, untouched."""
+        stop = None if max_messages is None else offset + max_messages
+        return [stored_view(record) for record in islice(self.records.values(), offset, stop)]
 
     def get(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None."""

@@ -22,6 +22,7 @@ __all__ = [
     "item_ids",
     "max_messages",
     "peek_limit",
+    "peek_offset",
     "positive_seconds",
     "queue_name",
     "receipt_handle",
@@ -103,6 +104,11 @@ def max_messages(value: object) -> int:
 def peek_limit(value: object) -> Optional[int]:
     """``get_messages``' limit: None for all, else a count of at least 0."""
     return None if value is None else _integer(value, "max_messages", 0, None)
+
+
+def peek_offset(value: object) -> int:
+    """``get_messages``' offset: a count of at least 0."""
+    return _integer(value, "offset", 0, None)
 
 
 def visibility_timeout(value: object) -> float:

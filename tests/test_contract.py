@@ -698,3 +698,13 @@ def test_copy_queue_keeps_ids_order_and_tracking(
         assert target.receive_messages(max_messages=10) != []  # m2, m3, m4 are visible
         assert target.delete_message(in_flight[0]["ReceiptHandle"])  # handles travel too
     assert len(queue.get_messages()) == 5  # the source is unchanged
+
+
+def test_get_messages_pages_with_offset(queue: PyQueue) -> None:
+    queue.add_messages([{"n": n} for n in range(25)], [f"m{n:02}" for n in range(25)])
+    pages = [queue.get_messages(10, offset=start) for start in (0, 10, 20, 30)]
+    assert [len(page) for page in pages] == [10, 10, 5, 0]
+    assert [m["id"] for page in pages for m in page] == [f"m{n:02}" for n in range(25)]
+    assert [m["id"] for m in queue.get_messages(offset=23)] == ["m23", "m24"]
+    with pytest.raises(ValidationError):
+        queue.get_messages(5, offset=-1)

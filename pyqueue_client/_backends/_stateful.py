@@ -33,9 +33,9 @@ class StatefulBackend(ABC):
         with self._transaction() as state:
             return state.add(items, self._clock())
 
-    def get_messages(self, max_messages: Optional[int]) -> List[StoredMessage]:
+    def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         with self._transaction() as state:
-            return state.peek(max_messages)
+            return state.peek(max_messages, offset)
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
         with self._transaction() as state:

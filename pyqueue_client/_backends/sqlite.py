@@ -180,12 +180,12 @@ class SqliteBackend:
             )
         return [item_id for item_id, _ in items]
 
-    def get_messages(self, max_messages: Optional[int]) -> List[StoredMessage]:
+    def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         limit = -1 if max_messages is None else max_messages
         with self._transaction(write=False) as db:
             rows = db.execute(
-                f"SELECT {_STORED} FROM messages WHERE queue = ? ORDER BY seq LIMIT ?",
-                (self._queue, limit),
+                f"SELECT {_STORED} FROM messages WHERE queue = ? ORDER BY seq LIMIT ? OFFSET ?",
+                (self._queue, limit, offset),
             ).fetchall()
         return [_stored(row) for row in rows]
 
