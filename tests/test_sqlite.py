@@ -71,8 +71,10 @@ def test_named_queues_share_a_file_but_not_messages(tmp_path: Path, clock: FakeC
     handle = orders.receive_messages(max_messages=1)[0]["ReceiptHandle"]
     assert emails.delete_message(handle) is False  # another queue's handle
     assert orders.delete_message(handle) is True
+    assert emails._backend.queue_names() == ["emails", "orders"]  # type: ignore[attr-defined]
     emails.clear_queue()
     assert [m["id"] for m in orders.get_messages()] == ["o2"]
+    assert emails._backend.queue_names() == ["orders"]  # type: ignore[attr-defined]
     assert emails.get_queue_info()["message_count"] == 0
 
 

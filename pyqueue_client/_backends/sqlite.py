@@ -352,6 +352,11 @@ class SqliteBackend:
             return False
         return True
 
+    def queue_names(self) -> List[str]:
+        """The names of the queues in this file that hold at least one message, sorted."""
+        with self._transaction(write=False) as db:
+            return [row[0] for row in db.execute("SELECT DISTINCT queue FROM messages ORDER BY 1")]
+
     # -- copying between backends ---------------------------------------------------------------
 
     def export_records(self) -> List[Record]:
