@@ -43,7 +43,7 @@ from ._types import (
     StrPath,
 )
 
-__all__ = ["QUEUE_FILE_PATH", "PyQueue"]
+__all__ = ["QUEUE_FILE_PATH", "PyQueue", "copy_queue"]
 
 _log = logging.getLogger("pyqueue_client.queue")
 _Queue = TypeVar("_Queue", bound="PyQueue")
