@@ -7,6 +7,9 @@ against the log even after the child was killed. Log lines are written with ``os
 ``O_APPEND`` descriptor: once the call returns the line is in the kernel, whatever happens to the
 process next.
 
+The queue is a local JSON file unless a command is given ``--queue-type=sqlite``; then
+``--queue-name`` picks the named queue in the database (``default`` unless given).
+
 The parent-side helpers (:func:`start`, :class:`Worker`, :func:`read_log`, barriers) live here
 too, so the tests and the children agree on file names and log formats in one place.
 """
@@ -18,6 +21,7 @@ import contextlib
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from pyqueue_client import LockTimeoutError, PyQueue
+from pyqueue_client import LockTimeoutError, PyQueue, StorageError
 from pyqueue_client._storage.lock import FileLock
 
 #: This file, as children run it.
@@ -46,6 +50,10 @@ EXIT_DEADLINE = 3
 FORK_LOCK_TIMEOUT = 10
 FORK_NOT_BLOCKED = 11
 FORK_OTHER_ERROR = 12
+FORK_WRONG_MESSAGES = 13
+
+#: The queue types the commands can use.
+QUEUE_TYPES = ("local", "sqlite")
 
 _POLL = 0.005
 
@@ -177,12 +185,25 @@ def kill_all(workers: Sequence[Worker]) -> None:
 # -- child side: the commands ----------------------------------------------------------------
 
 
+def open_queue(args: argparse.Namespace, durable: bool, lock_timeout: float = 10.0) -> PyQueue:
+    """The queue a command works on: ``args.queue`` of ``args.queue_type`` (and its name)."""
+    if args.queue_type == "sqlite":
+        return PyQueue(
+            args.queue,
+            "sqlite",
+            queue_name=args.queue_name,
+            durable=durable,
+            lock_timeout=lock_timeout,
+        )
+    return PyQueue(args.queue, durable=durable, lock_timeout=lock_timeout)
+
+
 def produce(args: argparse.Namespace) -> int:
     """Add ``count`` messages with ids ``<prefix>-<n>``, one call each, shuffled if asked."""
     numbers = list(range(args.count))
     if args.shuffle_seed is not None:
         random.Random(args.shuffle_seed).shuffle(numbers)
-    with PyQueue(args.queue, durable=args.durable) as queue:
+    with open_queue(args, durable=args.durable) as queue:
         barrier_wait(args.barrier, args.name)
         for number in numbers:
             item_id = f"{args.prefix}-{number}"
@@ -201,7 +222,7 @@ def consume(args: argparse.Namespace) -> int:
     """
     log = Log(args.log)
     deadline = time.monotonic() + args.deadline
-    with PyQueue(args.queue, durable=args.durable) as queue:
+    with open_queue(args, durable=args.durable) as queue:
         barrier_wait(args.barrier, args.name)
         while time.monotonic() < deadline:
             received = queue.receive_messages(max_messages=10, visibility_timeout=60)
@@ -225,7 +246,7 @@ def churn(args: argparse.Namespace) -> int:
     """
     rng = random.Random(args.seed)
     log = Log(args.log)
-    queue = PyQueue(args.queue, durable=not args.fast)
+    queue = open_queue(args, durable=not args.fast)
     number = 0
     while True:
         batch = [f"{args.prefix}-{number + offset}" for offset in range(rng.randint(1, 3))]
@@ -259,10 +280,28 @@ def swap(args: argparse.Namespace) -> int:
 
 
 def hold_lock(args: argparse.Namespace) -> int:
-    """Hold ``<queue>.lock`` the way the library does until the ``release`` file appears."""
+    """Hold the queue's write lock until the ``release`` file appears.
+
+    Local: ``<queue>.lock`` taken the way the library takes it. SQLite: a plain ``sqlite3``
+    connection in ``BEGIN IMMEDIATE``, as any other program writing to the database would.
+    """
+    if args.queue_type == "sqlite":
+        return _hold_sqlite_write(args)
     with FileLock(args.queue + ".lock", timeout=10).held():
         Path(args.ready).touch()
         wait_for(lambda: os.path.exists(args.release), args.deadline, "the release file")
+    return EXIT_OK
+
+
+def _hold_sqlite_write(args: argparse.Namespace) -> int:
+    database = sqlite3.connect(args.queue, timeout=10, isolation_level=None)
+    try:
+        database.execute("BEGIN IMMEDIATE")
+        Path(args.ready).touch()
+        wait_for(lambda: os.path.exists(args.release), args.deadline, "the release file")
+        database.execute("COMMIT")
+    finally:
+        database.close()
     return EXIT_OK
 
 
@@ -273,12 +312,16 @@ def _naive_utc() -> datetime:
 def fork_check(args: argparse.Namespace) -> int:
     """Use a ``PyQueue`` from ``fork()`` children while this process holds the queue's lock.
 
+    With ``--queue-type=sqlite`` see :func:`fork_check_sqlite`; what follows is the local file.
+
     A thread of this process holds the lock in the middle of ``add_message`` (its clock blocks),
     then a forked child uses the same ``PyQueue`` object: it must wait for the lock like any
     other process (here: ``LockTimeoutError``), not share the parent's. After the thread finishes,
     a second forked child must see the parent's writes and write one of its own. Prints a JSON
     object with the outcomes on stdout.
     """
+    if args.queue_type == "sqlite":
+        return fork_check_sqlite(args)
     parent = os.getpid()
     holding = threading.Event()
     release = threading.Event()
@@ -327,6 +370,59 @@ def _child_after_release(queue: PyQueue) -> int:
     return EXIT_OK
 
 
+def fork_check_sqlite(args: argparse.Namespace) -> int:
+    """Use a sqlite ``PyQueue`` from ``fork()`` children, then go on using it in this process.
+
+    This process opens the queue (so it has a connection), adds ``before-fork``, and begins a
+    write transaction on that very connection (the library's own, reached privately: no public
+    call leaves a transaction open). A first child, using the same ``PyQueue`` object, must wait
+    for the write lock like any other process (here: ``LockTimeoutError``); had it used the
+    inherited connection, already in a transaction, it would fail differently. This process then
+    commits on its connection, which must still work. A second child reads, adds ``from-child``,
+    receives and deletes ``before-fork``, and closes the object (which must leave the parent's
+    connection alone). Finally this process, on its original connection, adds ``after-fork``
+    and lists the queue. Prints a JSON object with the outcomes on stdout.
+    """
+    queue = open_queue(args, durable=True, lock_timeout=0.5)
+    queue.add_message({"n": 0}, item_id="before-fork")
+    connection: sqlite3.Connection = queue._backend._connection()  # type: ignore[attr-defined]
+    connection.execute("BEGIN IMMEDIATE")
+    while_held = _in_fork(lambda: _sqlite_child_while_held(queue), args.deadline)
+    connection.execute("COMMIT")
+    after_release = _in_fork(lambda: _sqlite_child_after_release(queue), args.deadline)
+    queue.add_message({"n": 3}, item_id="after-fork")
+    result = {
+        "while_held": while_held,
+        "after_release": after_release,
+        "parent_sees": [message["id"] for message in queue.get_messages()],
+        "same_connection": queue._backend._connection() is connection,  # type: ignore[attr-defined]
+    }
+    queue.close()
+    sys.stdout.write(json.dumps(result) + "\n")
+    return EXIT_OK
+
+
+def _sqlite_child_while_held(queue: PyQueue) -> int:
+    try:
+        queue.add_message({"n": 1}, item_id="while-held")
+    except LockTimeoutError:
+        return FORK_LOCK_TIMEOUT
+    return FORK_NOT_BLOCKED
+
+
+def _sqlite_child_after_release(queue: PyQueue) -> int:
+    if [message["id"] for message in queue.get_messages()] != ["before-fork"]:
+        return FORK_WRONG_MESSAGES
+    queue.add_message({"n": 2}, item_id="from-child")
+    received = queue.receive_messages(max_messages=1, visibility_timeout=60)
+    if [message["Id"] for message in received] != ["before-fork"]:
+        return FORK_WRONG_MESSAGES
+    if not queue.delete_message(received[0]["ReceiptHandle"]):
+        return FORK_OTHER_ERROR
+    queue.close()
+    return EXIT_OK
+
+
 def _in_fork(body: Callable[[], int], timeout: float) -> int:
     """Run ``body`` in a forked child; its exit code (``FORK_OTHER_ERROR`` if it raised)."""
     with warnings.catch_warnings():
@@ -357,7 +453,62 @@ def _wait_pid(pid: int, timeout: float) -> int:
         time.sleep(_POLL)
 
 
+def access_check(args: argparse.Namespace) -> int:
+    """As another user, open the queue, read it, add ``--add-id`` and close it.
+
+    Privileges are dropped to ``--uid``/``--gid`` (when running as root, which ignores file
+    permissions) after the imports, as the interpreter's own files may not be readable by that
+    user. Prints a JSON object with one outcome per step: ``{"ok": <result>}`` or
+    ``{"error": <class name>, "storage_error": bool, "message": str}``; steps after a failed
+    open are left out.
+    """
+    outcomes: Dict[str, object] = {"uid": _drop_privileges(args.uid, args.gid)}
+    opened = _attempt(outcomes, "open", lambda: open_queue(args, durable=True, lock_timeout=2))
+    if isinstance(opened, PyQueue):
+        queue = opened
+        _attempt(outcomes, "read", lambda: [message["id"] for message in queue.get_messages()])
+        _attempt(outcomes, "add", lambda: queue.add_message({"n": 1}, item_id=args.add_id))
+        _attempt(outcomes, "close", queue.close)
+    sys.stdout.write(json.dumps(outcomes) + "\n")
+    return EXIT_OK
+
+
+def _drop_privileges(uid: int, gid: int) -> Optional[int]:
+    """Become ``uid``/``gid`` with no supplementary groups if running as root (POSIX only).
+
+    Returns the effective user id afterwards (None on Windows).
+    """
+    if sys.platform == "win32":
+        return None
+    if os.geteuid() == 0:  # root ignores file permissions; other users are already subject to them
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    return os.geteuid()
+
+
+def _attempt(outcomes: Dict[str, object], step: str, call: Callable[[], object]) -> object:
+    """Run ``call``, record its result or error under ``step``, and return the result (or None)."""
+    try:
+        result = call()
+    except Exception as exc:
+        outcomes[step] = {
+            "error": type(exc).__name__,
+            "storage_error": isinstance(exc, StorageError),
+            "message": str(exc),
+        }
+        return None
+    outcomes[step] = {"ok": None if isinstance(result, PyQueue) else result}
+    return result
+
+
 # -- command line ----------------------------------------------------------------------------
+
+
+def _backend_options(sub: argparse.ArgumentParser) -> None:
+    """``--queue-type`` (local or sqlite) and ``--queue-name`` (sqlite only)."""
+    sub.add_argument("--queue-type", choices=QUEUE_TYPES, default="local")
+    sub.add_argument("--queue-name", default="default")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -372,6 +523,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--count", type=int, required=True)
     sub.add_argument("--shuffle-seed", type=int)
     sub.add_argument("--durable", action="store_true")
+    _backend_options(sub)
     sub.set_defaults(run=produce)
 
     sub = commands.add_parser("consume", help=consume.__doc__)
@@ -382,6 +534,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--done", required=True)
     sub.add_argument("--deadline", type=float, default=30.0)
     sub.add_argument("--durable", action="store_true")
+    _backend_options(sub)
     sub.set_defaults(run=consume)
 
     sub = commands.add_parser("churn", help=churn.__doc__)
@@ -390,6 +543,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--prefix", required=True)
     sub.add_argument("--seed", type=int, required=True)
     sub.add_argument("--fast", action="store_true", help="durable=False")
+    _backend_options(sub)
     sub.set_defaults(run=churn)
 
     sub = commands.add_parser("swap", help=swap.__doc__)
@@ -404,12 +558,22 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--ready", required=True)
     sub.add_argument("--release", required=True)
     sub.add_argument("--deadline", type=float, default=30.0)
+    _backend_options(sub)
     sub.set_defaults(run=hold_lock)
 
     sub = commands.add_parser("fork-check", help=fork_check.__doc__)
     sub.add_argument("queue")
     sub.add_argument("--deadline", type=float, default=10.0)
+    _backend_options(sub)
     sub.set_defaults(run=fork_check)
+
+    sub = commands.add_parser("access-check", help=access_check.__doc__)
+    sub.add_argument("queue")
+    sub.add_argument("--uid", type=int, required=True)
+    sub.add_argument("--gid", type=int, required=True)
+    sub.add_argument("--add-id", required=True)
+    _backend_options(sub)
+    sub.set_defaults(run=access_check)
     return parser
 
 

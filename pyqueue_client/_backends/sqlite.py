@@ -15,6 +15,7 @@ database that is not ours is refused untouched.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import secrets
@@ -130,6 +131,7 @@ class SqliteBackend:
 
     def _open(self) -> sqlite3.Connection:
         _check_header(self._path)
+        _check_writable(self._path)
         with _translated(self._path, self._lock_timeout):
             # Each connection serves one thread; close() may run on another, hence the flag.
             connection = sqlite3.connect(
@@ -357,6 +359,18 @@ class SqliteBackend:
         with self._transaction(write=False) as db:
             return [row[0] for row in db.execute("SELECT DISTINCT queue FROM messages ORDER BY 1")]
 
+    def with_queue(self, queue_name: str) -> SqliteBackend:
+        """A backend for another named queue in the same file that shares this one's connections.
+
+        For a process that serves many queues from one file (``pyqueue serve``): each thread keeps
+        one connection for all of them instead of one per queue. Call ``close()`` only on the
+        backend this was called on; it closes the shared connections.
+        """
+        # A shallow copy shares the per-thread connections, their list and its lock by reference.
+        other = copy.copy(self)
+        other._queue = queue_name
+        return other
+
     # -- copying between backends ---------------------------------------------------------------
 
     def export_records(self) -> List[Record]:
@@ -475,29 +489,47 @@ def _check_header(path: str) -> None:
 
 
 def _prepare(connection: sqlite3.Connection, path: str) -> None:
-    """Check the database is ours (creating the schema in an empty one), then switch to WAL."""
-    connection.execute("BEGIN IMMEDIATE")
+    """Check the database is ours (creating the schema in an empty one), then switch to WAL.
+
+    The check only reads, so opening a queue never waits for another process's write; the write
+    lock is taken only to create the schema, and emptiness is checked again under it.
+    """
+    if _is_empty(connection):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if _is_empty(connection):
+                _create_schema(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    connection.execute("BEGIN")
     try:
-        _check_or_create_schema(connection, path)
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
+        _check_schema(connection, path)
+    finally:
+        connection.execute("COMMIT")
     if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         connection.execute("PRAGMA journal_mode = WAL")
 
 
-def _check_or_create_schema(connection: sqlite3.Connection, path: str) -> None:
+def _is_empty(connection: sqlite3.Connection) -> bool:
+    """A new database: no application mark and no tables."""
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    table = connection.execute("SELECT name FROM sqlite_master LIMIT 1").fetchone()
+    return application_id == 0 and table is None
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    # one statement at a time: executescript() would commit the transaction first
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        connection.execute(statement)
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _check_schema(connection: sqlite3.Connection, path: str) -> None:
     application_id = connection.execute("PRAGMA application_id").fetchone()[0]
     version = connection.execute("PRAGMA user_version").fetchone()[0]
-    tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master")]
-    if application_id == 0 and not tables:
-        # one statement at a time: executescript() would commit the transaction first
-        for statement in filter(str.strip, _SCHEMA.split(";")):
-            connection.execute(statement)
-        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return
     if application_id != APPLICATION_ID:
         raise QueueCorruptedError(path, "a SQLite database of another application")
     if version > SCHEMA_VERSION:
@@ -507,6 +539,24 @@ def _check_or_create_schema(connection: sqlite3.Connection, path: str) -> None:
     columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(messages)"))
     if columns != _COLUMNS or version != SCHEMA_VERSION:
         raise QueueCorruptedError(path, "its messages table is not of the expected shape")
+
+
+def _check_writable(path: str) -> None:
+    """Refuse files we could only read: SQLite would open them, then fail on the first write,
+    and in WAL mode a reader leaves ``-wal``/``-shm`` files that can lock the owner out."""
+    folder = os.path.dirname(os.path.abspath(path))
+    sidecars = [path + "-wal", path + "-shm"]
+    existing = [name for name in [path, *sidecars] if os.path.exists(name)]
+    if not all(os.access(name, os.W_OK) for name in existing):
+        raise _read_only(path)
+    if not os.access(folder, os.W_OK | os.X_OK) and not all(map(os.path.exists, sidecars)):
+        raise _read_only(path)
+
+
+def _read_only(path: str) -> StorageError:
+    return StorageError(
+        f"cannot write queue file {path!r}: the file or its folder is read-only", path
+    )
 
 
 @contextlib.contextmanager
@@ -519,9 +569,7 @@ def _translated(path: str, lock_timeout: float) -> Iterator[None]:
         if "locked" in text or "busy" in text:
             raise LockTimeoutError(path, lock_timeout) from exc
         if "readonly" in text or "read-only" in text:
-            raise StorageError(
-                f"cannot write queue file {path!r}: the file or its folder is read-only", path
-            ) from exc
+            raise _read_only(path) from exc
         raise StorageError(f"cannot use queue file {path!r}: {text}", path) from exc
     except sqlite3.DatabaseError as exc:
         raise QueueCorruptedError(path, str(exc)) from exc
