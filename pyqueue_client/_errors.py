@@ -11,12 +11,14 @@ from typing import Any, Optional, Tuple
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "InsecureApiKeyWarning",
     "LockTimeoutError",
     "PermissionDeniedError",
     "PyQueueError",
     "QueueCorruptedError",
     "QueuePathError",
     "RemoteError",
+    "RequestRejectedError",
     "StorageError",
     "ValidationError",
 ]
@@ -121,3 +123,15 @@ class AuthenticationError(RemoteError):
 
 class PermissionDeniedError(AuthenticationError):
     """The API key is valid but lacks the permission this call needs on this queue (403)."""
+
+
+class RequestRejectedError(RemoteError, ValidationError):
+    """The server refused a request's arguments (400, 413 or 422); nothing was changed.
+
+    Both a ``RemoteError`` (it carries ``url``, ``status`` and ``detail``) and a
+    ``ValidationError``, so it is caught as the ``ValueError`` a bad argument raises locally.
+    """
+
+
+class InsecureApiKeyWarning(UserWarning):
+    """An API key is sent unencrypted: plain ``http://`` to a host other than this machine."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from types import TracebackType
 from typing import (
     Any,
@@ -30,6 +31,7 @@ from . import _validation as check
 from ._backend import QueueBackend
 from ._backends.local_json import LocalJsonBackend
 from ._backends.memory import MemoryBackend
+from ._backends.remote_http import RemoteHttpBackend
 from ._backends.sqlite import SqliteBackend
 from ._errors import ConfigurationError, ValidationError
 from ._semantics import Clock, new_message_id, utc_now
@@ -67,6 +69,7 @@ class _Settings(NamedTuple):
     durable: bool
     lock_timeout: float
     clock: Clock
+    ssl_context: Optional[ssl.SSLContext]
 
 
 def _local(settings: _Settings) -> QueueBackend:
@@ -94,8 +97,12 @@ def _remote(settings: _Settings) -> QueueBackend:
         raise ConfigurationError(
             "queue_type='remote' needs server_url, e.g. 'http://127.0.0.1:8000'"
         )
-    raise ConfigurationError(
-        "queue_type='remote' is not available in this version yet; use 'local' or 'memory'"
+    return RemoteHttpBackend(
+        settings.server_url,
+        settings.queue_name,
+        settings.api_key,
+        settings.timeout,
+        settings.ssl_context,
     )
 
 
@@ -126,7 +133,9 @@ class PyQueue:
     Keyword-only options: ``durable`` (local and sqlite: fsync every write; default True),
     ``lock_timeout`` (local and sqlite: seconds to wait for another process's lock before
     ``LockTimeoutError``; default 10),
-    ``clock`` (a function returning naive UTC ``datetime``; for tests that control time).
+    ``clock`` (a function returning naive UTC ``datetime``; for tests that control time),
+    ``ssl_context`` (remote: the ``ssl.SSLContext`` that checks the server's certificate; default
+    ``ssl.create_default_context()``).
 
     A ``PyQueue`` may be shared between threads, and is a context manager that calls ``close()``.
     """
@@ -214,6 +223,7 @@ class PyQueue:
         timeout: float = 30,
         *,
         clock: Optional[Clock] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None: ...
 
     @overload
@@ -227,6 +237,7 @@ class PyQueue:
         queue_name: str = "default",
         timeout: float = 30,
         clock: Optional[Clock] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None: ...
 
     def __init__(
@@ -241,6 +252,7 @@ class PyQueue:
         durable: bool = True,
         lock_timeout: float = 10.0,
         clock: Optional[Clock] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         if not isinstance(queue_type, str) or queue_type.lower() not in _BACKENDS:
             raise ConfigurationError(
@@ -261,6 +273,7 @@ class PyQueue:
             durable=check.flag(durable, "durable"),
             lock_timeout=check.positive_seconds(lock_timeout, "lock_timeout"),
             clock=utc_now if clock is None else clock,
+            ssl_context=ssl_context,
         )
         self._backend: QueueBackend = backend.make(settings)
 

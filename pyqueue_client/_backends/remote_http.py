@@ -1,0 +1,234 @@
+"""The remote backend: a queue on a PyQueue server, over the REST protocol of PROTOCOL.md.
+
+Each method is one or more requests, built and read by ``_transport.wire`` and sent by
+``_transport.http`` (keep-alive, proxies from the environment, verified TLS, safe retries). It
+drives both the existing PyQueue server and ``pyqueue serve``.
+
+What the protocol cannot carry, and what this backend does instead:
+
+- There is no batch endpoint: ``add_messages`` sends one request per message, so a failure part
+  way leaves the earlier messages added (adding them again is a no-op: ids are ours).
+- ``import_records`` (``copy_queue``) can only add messages: ids and bodies cross, but receive
+  counts, first receive times, visibility and receipt handles cannot be set through the protocol,
+  so the copies arrive as never received and visible.
+- The existing server reports neither ``never_received`` nor ``total_receives``:
+  ``get_queue_info`` then counts them by paging through the queue (one request per 100 messages;
+  one of its storage engines lists only visible messages, which makes ``total_receives`` low).
+- The existing server does not send ``first_received_at``: a received message's is then the time
+  of that receive, exact for a first receive.
+- Visibility timeouts travel as whole seconds, rounded up.
+- The existing server decodes ``%2F`` before routing, so it cannot reach an id that contains
+  ``/``: such a message reads as absent there.
+- Expired visibility timeouts are the server's to clear: ``cleanup_expired_messages`` returns
+  False with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import ssl
+import warnings
+from typing import Any, Callable, Collection, List, Optional, Sequence, Set, Tuple, TypeVar
+
+from .._errors import ConfigurationError
+from .._semantics import QueueState, Record, utc_now
+from .._transport import wire
+from .._transport.http import HttpTransport
+from .._types import (
+    BatchDeleteFailure,
+    DeleteMessagesResult,
+    MessageBody,
+    QueueInfo,
+    ReceivedMessage,
+    StoredMessage,
+)
+
+__all__ = ["RemoteHttpBackend"]
+
+_T = TypeVar("_T")
+
+#: Queue names both servers accept as one path segment (PROTOCOL.md), except "." and "..".
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}\Z")
+#: Ids per check-existence request, to stay far below a server's body size limit.
+_EXISTENCE_CHUNK = 500
+
+
+class RemoteHttpBackend:
+    """A named queue on a PyQueue server at ``server_url``, authenticated by ``api_key``.
+
+    ``timeout`` bounds connecting and each read, in seconds. TLS certificates are verified with
+    ``ssl.create_default_context()`` unless ``ssl_context`` is given. Nothing is sent until the
+    first call. Safe to share between threads: each concurrent call uses its own connection.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        queue_name: str,
+        api_key: Optional[str],
+        timeout: float,
+        ssl_context: Optional[ssl.SSLContext] = None,
+    ) -> None:
+        self._queue = _checked_queue_name(queue_name)
+        self._transport = HttpTransport(server_url, api_key, timeout, ssl_context)
+
+    def _send(self, call: wire.Call, allowed: Collection[int] = ()) -> wire.Reply:
+        """The reply to ``call``; statuses other than 2xx and ``allowed`` raise."""
+        reply = self._transport.send(call)
+        wire.raise_for_status(reply, allowed)
+        return reply
+
+    # -- adding and reading ---------------------------------------------------------------------
+
+    def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
+        """Add each message under its id; the id the server answers with is the one returned."""
+        return [
+            wire.decode(self._send(wire.add_call(self._queue, item_id, body)), wire.message_id)
+            for item_id, body in items
+        ]
+
+    def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
+        """Page through the listing, 100 at a time, until ``max_messages`` or the end."""
+        return self._peek(max_messages, offset, wire.stored_message)
+
+    def _peek(
+        self, max_messages: Optional[int], offset: int, read: Callable[[Any], _T]
+    ) -> List[_T]:
+        found: List[_T] = []
+        while max_messages is None or len(found) < max_messages:
+            wanted = wire.PAGE_SIZE if max_messages is None else max_messages - len(found)
+            limit = min(wire.PAGE_SIZE, wanted)
+            reply = self._send(wire.peek_call(self._queue, limit, offset + len(found)))
+            page, has_more = wire.decode(reply, functools.partial(wire.page_of, read=read))
+            found.extend(page)
+            # Trust has_more when the server sends it; a full page means "maybe more" otherwise.
+            if not page or not (len(page) >= limit if has_more is None else has_more):
+                break
+        return found if max_messages is None else found[:max_messages]
+
+    def get_message(self, item_id: str) -> Optional[StoredMessage]:
+        """The message with this id, or None (404)."""
+        reply = self._send(wire.get_call(self._queue, item_id), allowed=(404,))
+        return None if reply.status == 404 else wire.decode(reply, wire.stored_message)
+
+    def check_existence(self, item_ids: Sequence[str]) -> List[str]:
+        """The given ids that exist, in the given order (the server may reorder or repeat)."""
+        unique = list(dict.fromkeys(item_ids))
+        found: Set[str] = set()
+        for start in range(0, len(unique), _EXISTENCE_CHUNK):
+            chunk = unique[start : start + _EXISTENCE_CHUNK]
+            reply = self._send(wire.check_existence_call(self._queue, chunk))
+            found.update(wire.decode(reply, wire.existing_ids))
+        return [item_id for item_id in item_ids if item_id in found]
+
+    # -- receiving and deleting -----------------------------------------------------------------
+
+    def receive_messages(
+        self,
+        max_messages: int,
+        visibility_timeout: float,
+        delete_after_receive: bool,
+        only_new: bool,
+    ) -> List[ReceivedMessage]:
+        """One receive request; never retried, since a second one would hide more messages."""
+        seconds = wire.whole_seconds(visibility_timeout)
+        call = wire.receive_call(self._queue, max_messages, seconds, delete_after_receive, only_new)
+        reply = self._send(call)
+        read = functools.partial(wire.received_message, visibility_seconds=seconds, now=utc_now())
+        messages, _ = wire.decode(reply, functools.partial(wire.page_of, read=read))
+        return messages
+
+    def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
+        """One request per handle; a stale or unknown handle (404) fails alone, never raises."""
+        successful: List[str] = []
+        failed: List[BatchDeleteFailure] = []
+        for handle in receipt_handles:
+            if not isinstance(handle, str) or not handle:
+                failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
+                continue
+            reply = self._send(wire.delete_call(self._queue, handle), allowed=(404,))
+            if reply.status == 404:
+                failed.append({"ReceiptHandle": handle, "reason": "not_found"})
+            else:
+                successful.append(handle)
+        return {"Successful": successful, "Failed": failed}
+
+    # -- changing -------------------------------------------------------------------------------
+
+    def remove_message(self, item_id: str) -> bool:
+        """Delete by id; False when absent (404)."""
+        reply = self._send(wire.remove_call(self._queue, item_id), allowed=(404,))
+        return reply.status != 404
+
+    def update_message(self, item_id: str, body: MessageBody) -> bool:
+        """Replace the body; False when absent (404). The server keeps the tracking fields."""
+        reply = self._send(wire.update_call(self._queue, item_id, body), allowed=(404,))
+        return reply.status != 404
+
+    def clear_queue(self) -> None:
+        """Remove every message."""
+        self._send(wire.clear_call(self._queue))
+
+    # -- maintenance ----------------------------------------------------------------------------
+
+    def get_queue_info(self) -> QueueInfo:
+        """The server's counts; those it does not report are counted from a full listing."""
+        reported = wire.decode(self._send(wire.info_call(self._queue)), wire.info_counts)
+        computed = None
+        if any(key not in reported for key in wire.COUNT_KEYS):
+            computed = QueueState(self.export_records()).counts(utc_now())
+        return wire.queue_info(reported, self._queue, computed)
+
+    def health_check(self) -> bool:
+        """The queue's health check (the server's, where the queue has none). Never raises."""
+        try:
+            reply = self._transport.send(wire.queue_health_call(self._queue))
+            if reply.status == 404:
+                reply = self._transport.send(wire.server_health_call())
+            return reply.status == 200 and wire.decode(reply, wire.is_healthy)
+        except Exception:
+            return False
+
+    def cleanup_expired_messages(self) -> bool:
+        """Nothing to do from a client: the server makes expired messages visible itself."""
+        warnings.warn(
+            "cleanup_expired_messages() does nothing on a remote queue: the server makes "
+            "messages visible again when their visibility timeout expires",
+            UserWarning,
+            stacklevel=3,
+        )
+        return False
+
+    # -- copying between backends ---------------------------------------------------------------
+
+    def export_records(self) -> List[Record]:
+        """Every message in queue order, with the tracking fields the server reports."""
+        return self._peek(None, 0, wire.record)
+
+    def import_records(self, records: Sequence[Record]) -> int:
+        """Add the records' ids and bodies; tracking fields cannot cross the protocol.
+
+        Ids already on the server are skipped. Returns how many messages were added.
+        """
+        present = set(self.check_existence([record["id"] for record in records]))
+        items: List[Tuple[str, MessageBody]] = []
+        for record in records:
+            if record["id"] not in present:
+                present.add(record["id"])
+                items.append((record["id"], record["message_body"]))
+        self.add_messages(items)
+        return len(items)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._transport.close()
+
+
+def _checked_queue_name(name: str) -> str:
+    if not _QUEUE_NAME.match(name) or name in (".", ".."):
+        raise ConfigurationError(
+            "a remote queue_name is 1 to 80 letters, digits, '_', '.' or '-' "
+            f"(but not '.' or '..'), not {name!r}"
+        )
+    return name

@@ -1,0 +1,526 @@
+"""The PyQueue REST protocol without I/O: paths, headers, JSON, message shapes and errors.
+
+Every function here depends only on its arguments (the current time is passed in), so the protocol
+rules are tested without sockets. The remote backend describes each request as a :class:`Call`,
+a transport answers it with a :class:`Reply`, and the readers below turn the reply into our
+TypedDicts, or :func:`raise_for_status` turns it into an exception.
+
+Two servers speak this protocol: the existing PyQueue server and ``pyqueue serve``. They name some
+fields differently; :data:`WIRE_KEYS` is the one table that maps their names to ours.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+    cast,
+)
+from urllib.parse import quote, urlencode
+
+from .._errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    RemoteError,
+    RequestRejectedError,
+)
+from .._semantics import Counts, Record, canonical_time, format_time, parse_time
+from .._types import MessageBody, QueueInfo, ReceivedMessage, StoredMessage
+
+__all__ = [
+    "API_KEY_HEADER",
+    "API_PREFIX",
+    "COUNT_KEYS",
+    "PAGE_SIZE",
+    "USER_AGENT",
+    "WIRE_KEYS",
+    "Call",
+    "Reply",
+    "add_call",
+    "check_existence_call",
+    "clear_call",
+    "decode",
+    "delete_call",
+    "error_for",
+    "existing_ids",
+    "get_call",
+    "headers",
+    "info_call",
+    "info_counts",
+    "is_healthy",
+    "message_id",
+    "page_of",
+    "peek_call",
+    "queue_health_call",
+    "queue_info",
+    "raise_for_status",
+    "receive_call",
+    "received_message",
+    "record",
+    "remove_call",
+    "server_health_call",
+    "stored_message",
+    "update_call",
+    "whole_seconds",
+]
+
+#: Where the API lives below the server URL.
+API_PREFIX = "/api/v1"
+#: The header that carries the API key.
+API_KEY_HEADER = "X-API-Key"
+#: The most messages one peek page may hold on both servers.
+PAGE_SIZE = 100
+#: Sent as ``User-Agent``, so server logs can tell this client from others.
+USER_AGENT = "pyqueue-client (Python urllib)"
+#: How much of a server's error text an exception keeps.
+_DETAIL_LIMIT = 500
+
+_T = TypeVar("_T")
+_JsonObject = Dict[str, Any]
+_QueryValue = Union[str, int, bool]
+
+#: Our key -> the wire keys that may carry it, first match wins (a key that is present wins even
+#: when its value is null). ``pyqueue serve``'s names come first, the existing server's after:
+#: it sends ``available_messages``/``in_flight_messages`` for our visible/invisible counts, and a
+#: message's hiding time as ``visibility_timeout`` (an absolute time, or null).
+WIRE_KEYS: Mapping[str, Tuple[str, ...]] = {
+    "id": ("id", "Id"),
+    "Id": ("Id", "id"),
+    "ReceiptHandle": ("ReceiptHandle", "receipt_handle"),
+    "current_receipt_handle": ("receipt_handle",),
+    "message_body": ("message_body",),
+    "timestamp": ("timestamp",),
+    "receive_count": ("receive_count",),
+    "first_received_at": ("first_received_at",),
+    "invisible_until": ("invisible_until", "visibility_timeout"),
+    "message_count": ("message_count",),
+    "visible_messages": ("visible_messages", "available_messages"),
+    "invisible_messages": ("invisible_messages", "in_flight_messages"),
+    "never_received": ("never_received",),
+    "total_receives": ("total_receives",),
+}
+
+#: The counting keys of ``get_queue_info``, in the order ``QueueInfo`` lists them.
+COUNT_KEYS: Tuple[str, ...] = (
+    "message_count",
+    "visible_messages",
+    "invisible_messages",
+    "never_received",
+    "total_receives",
+)
+
+_MISSING = object()
+
+
+class Call(NamedTuple):
+    """One request, before any I/O: what to send, and whether sending it twice is harmless."""
+
+    method: str
+    #: Below the server URL, every segment percent-encoded, with the query string.
+    path: str
+    body: Optional[bytes] = None
+    #: True when a retry cannot change the outcome (GET, PUT, DELETE, add with our own id).
+    idempotent: bool = False
+
+
+class Reply(NamedTuple):
+    """A server's answer to one :class:`Call`, read whole."""
+
+    method: str
+    #: The request's full URL (it never holds the API key, which travels in a header).
+    url: str
+    status: int
+    body: bytes
+
+
+# -- requests -------------------------------------------------------------------------------------
+
+
+def _path(*segments: str, query: Optional[Mapping[str, _QueryValue]] = None) -> str:
+    """``/seg/seg...`` with every segment percent-encoded, ``/`` included, plus the query."""
+    path = "".join("/" + quote(segment, safe="") for segment in segments)
+    if query:
+        path += "?" + urlencode({name: _query_text(value) for name, value in query.items()})
+    return path
+
+
+def _query_text(value: _QueryValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _queue_path(queue: str, *segments: str, **query: _QueryValue) -> str:
+    return API_PREFIX + _path("queues", queue, *segments, query=query)
+
+
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+def headers(api_key: Optional[str], has_body: bool) -> Dict[str, str]:
+    """The request headers: JSON in and out, and the API key when there is one."""
+    result = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    if api_key is not None:
+        result[API_KEY_HEADER] = api_key
+    if has_body:
+        result["Content-Type"] = "application/json"
+    return result
+
+
+def whole_seconds(seconds: float) -> int:
+    """A visibility timeout as the protocol's whole seconds, rounded up so no message is early."""
+    return math.ceil(seconds)
+
+
+def add_call(queue: str, item_id: str, body: MessageBody) -> Call:
+    """Add one message under the id we chose; retrying it adds nothing twice."""
+    payload = {"id": item_id, "message_body": body}
+    return Call("POST", _queue_path(queue, "messages"), _json(payload), idempotent=True)
+
+
+def peek_call(queue: str, limit: int, offset: int) -> Call:
+    """One page of messages in queue order, from position ``offset``."""
+    return Call("GET", _queue_path(queue, "messages", limit=limit, offset=offset), idempotent=True)
+
+
+def get_call(queue: str, item_id: str) -> Call:
+    """One message by id (404 when absent)."""
+    return Call("GET", _queue_path(queue, "message", item_id), idempotent=True)
+
+
+def check_existence_call(queue: str, item_ids: Sequence[str]) -> Call:
+    """Which of these ids exist. A POST, but a read: repeating it is harmless."""
+    body = _json({"message_ids": list(item_ids)})
+    return Call("POST", _queue_path(queue, "messages", "check-existence"), body, idempotent=True)
+
+
+def receive_call(
+    queue: str,
+    max_messages: int,
+    visibility_seconds: int,
+    delete_after_receive: bool,
+    only_new: bool,
+) -> Call:
+    """Receive messages. Never repeated: a second receive would hide more messages."""
+    path = _queue_path(
+        queue,
+        "messages",
+        "receive",
+        max_messages=max_messages,
+        visibility_timeout=visibility_seconds,
+        delete_after_receive=delete_after_receive,
+        only_new=only_new,
+    )
+    return Call("POST", path)
+
+
+def delete_call(queue: str, receipt_handle: str) -> Call:
+    """Delete the message this receipt handle came with (404 when stale or unknown)."""
+    return Call("DELETE", _queue_path(queue, "messages", receipt_handle), idempotent=True)
+
+
+def remove_call(queue: str, item_id: str) -> Call:
+    """Delete a message by id (404 when absent)."""
+    return Call("DELETE", _queue_path(queue, "messages", "by-id", item_id), idempotent=True)
+
+
+def update_call(queue: str, item_id: str, body: MessageBody) -> Call:
+    """Replace a message's body (404 when absent)."""
+    path = _queue_path(queue, "messages", "by-id", item_id)
+    return Call("PUT", path, _json({"message_body": body}), idempotent=True)
+
+
+def clear_call(queue: str) -> Call:
+    """Remove every message of the queue."""
+    return Call("DELETE", _queue_path(queue, "messages"), idempotent=True)
+
+
+def info_call(queue: str) -> Call:
+    """The queue's statistics."""
+    return Call("GET", _queue_path(queue, "info"), idempotent=True)
+
+
+def queue_health_call(queue: str) -> Call:
+    """Whether the queue can be read (needs read permission)."""
+    return Call("GET", _queue_path(queue, "health"), idempotent=True)
+
+
+def server_health_call() -> Call:
+    """Whether the server is up (no key needed), for servers without a per-queue health check."""
+    return Call("GET", _path("health"), idempotent=True)
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def raise_for_status(reply: Reply, allowed: Collection[int] = ()) -> None:
+    """Return for a 2xx status or one in ``allowed``; raise the matching error otherwise."""
+    if not (200 <= reply.status < 300 or reply.status in allowed):
+        raise error_for(reply)
+
+
+def error_for(reply: Reply) -> RemoteError:
+    """The exception for an unsuccessful reply, with the server's own explanation."""
+    detail = _detail(reply.body)
+    where = f"{reply.method} {reply.url}"
+    status = reply.status
+    if status == 401 or (status == 422 and _missing_key(reply.body)):
+        message = f"the server refused the API key ({status} for {where}): {detail}"
+        hint = ". Pass a valid api_key."
+        return AuthenticationError(message + hint, reply.url, status, detail)
+    if status == 403:
+        message = f"the API key lacks the permission for {where} (403): {detail}"
+        return PermissionDeniedError(message, reply.url, status, detail)
+    if status in (400, 413, 422):
+        message = f"the server rejected {where} ({status}): {detail}"
+        return RequestRejectedError(message, reply.url, status, detail)
+    if status == 404:
+        message = f"the server has no {where} (404): {detail}. Is server_url a PyQueue server?"
+        return RemoteError(message, reply.url, status, detail)
+    return RemoteError(f"the server failed {where} ({status}): {detail}", reply.url, status, detail)
+
+
+def _detail(body: bytes) -> str:
+    """The server's explanation: ``{"detail": text}``, a list of field errors, or plain text."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return _snippet(body)
+    detail = parsed.get("detail", parsed) if isinstance(parsed, dict) else parsed
+    if isinstance(detail, str):
+        return detail[:_DETAIL_LIMIT]
+    if isinstance(detail, list) and all(isinstance(item, dict) for item in detail):
+        return "; ".join(_field_error(item) for item in detail)[:_DETAIL_LIMIT]
+    return json.dumps(detail)[:_DETAIL_LIMIT]
+
+
+def _field_error(item: Mapping[str, Any]) -> str:
+    """One entry of a 422 list: ``query.visibility_timeout: Input should be ...``."""
+    location = item.get("loc")
+    where = ".".join(map(str, location)) if isinstance(location, list) else ""
+    message = str(item.get("msg", item))
+    return f"{where}: {message}" if where else message
+
+
+def _missing_key(body: bytes) -> bool:
+    """Whether a 422 is the existing server's way of saying that no API key was sent."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    detail = parsed.get("detail") if isinstance(parsed, dict) else None
+    if not isinstance(detail, list):
+        return False
+    return any(
+        isinstance(item, dict)
+        and [str(part).lower() for part in item.get("loc") or ()] == ["header", "x-api-key"]
+        for item in detail
+    )
+
+
+def _snippet(body: bytes) -> str:
+    return body.decode("utf-8", "replace").strip()[:_DETAIL_LIMIT]
+
+
+# -- replies --------------------------------------------------------------------------------------
+
+
+def decode(reply: Reply, read: Callable[[Any], _T]) -> _T:
+    """Parse a reply's JSON with ``read``; a body of the wrong shape raises ``RemoteError``."""
+    try:
+        return read(json.loads(reply.body))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RemoteError(
+            f"could not read the server's reply to {reply.method} {reply.url}: {exc}",
+            reply.url,
+            reply.status,
+            _snippet(reply.body),
+        ) from exc
+
+
+def _pick(obj: Mapping[str, Any], key: str) -> Any:
+    """The value of our ``key`` in a wire object, through :data:`WIRE_KEYS`."""
+    for name in WIRE_KEYS[key]:
+        if name in obj:
+            return obj[name]
+    return _MISSING
+
+
+def _object(value: Any, what: str) -> _JsonObject:
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} should be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    value = _pick(obj, key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key!r} should be a non-empty string, not {_shown(value)}")
+    return value
+
+
+def _optional_text(obj: Mapping[str, Any], key: str) -> Optional[str]:
+    value = _pick(obj, key)
+    return value if isinstance(value, str) and value else None
+
+
+def _count(obj: Mapping[str, Any], key: str) -> int:
+    value = _pick(obj, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key!r} should be a count, not {_shown(value)}")
+    return value
+
+
+def _time(obj: Mapping[str, Any], key: str) -> str:
+    """A timestamp in our canonical naive UTC form, whichever form the server used."""
+    value = _pick(obj, key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} should be a timestamp, not {_shown(value)}")
+    return canonical_time(value)
+
+
+def _optional_time(obj: Mapping[str, Any], key: str) -> Optional[str]:
+    value = _pick(obj, key)
+    return None if value is _MISSING or value is None else _time(obj, key)
+
+
+def _body(obj: Mapping[str, Any]) -> MessageBody:
+    """The message body; a text body is the server's ``{"content": text}``, as it stores them."""
+    value = _pick(obj, "message_body")
+    if isinstance(value, str):
+        return {"content": value}
+    return _object(value, "'message_body'")
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is _MISSING else repr(value)[:80]
+
+
+def message_id(obj: Any) -> str:
+    """The id in an add's reply: the server's choice is the truth (one engine ignores ours)."""
+    return _text(_object(obj, "the reply"), "id")
+
+
+def page_of(obj: Any, read: Callable[[Any], _T]) -> Tuple[List[_T], Optional[bool]]:
+    """One page of a listing, ``{"messages": [...], "has_more": ...}``.
+
+    Returns each message read with ``read``, and ``has_more`` when the server said (else None).
+    """
+    envelope = _object(obj, "the reply")
+    messages = envelope.get("messages")
+    if not isinstance(messages, list):
+        raise ValueError(f"'messages' should be a list, not {_shown(messages)}")
+    has_more = envelope.get("has_more")
+    return [read(item) for item in messages], has_more if isinstance(has_more, bool) else None
+
+
+def stored_message(obj: Any) -> StoredMessage:
+    """A message as the queue holds it; the server's receipt handle, if it sent one, is dropped."""
+    message = _object(obj, "a message")
+    return {
+        "id": _text(message, "id"),
+        "timestamp": _time(message, "timestamp"),
+        "message_body": _body(message),
+        "receive_count": _count(message, "receive_count"),
+        "first_received_at": _optional_time(message, "first_received_at"),
+        "invisible_until": _optional_time(message, "invisible_until"),
+    }
+
+
+def record(obj: Any) -> Record:
+    """A message with its tracking fields, for copying a queue (with the handle, if sent)."""
+    stored = stored_message(obj)
+    return {
+        "id": stored["id"],
+        "timestamp": stored["timestamp"],
+        "message_body": stored["message_body"],
+        "receive_count": stored["receive_count"],
+        "first_received_at": stored["first_received_at"],
+        "invisible_until": stored["invisible_until"],
+        "current_receipt_handle": _optional_text(obj, "current_receipt_handle"),
+    }
+
+
+def received_message(obj: Any, visibility_seconds: int, now: datetime) -> ReceivedMessage:
+    """A received message in our SQS-style shape.
+
+    The existing server does not report ``first_received_at``: it is then the moment of this
+    receive (its hiding time minus ``visibility_seconds``, else ``now``), which is exact for a
+    first receive. A missing receipt handle (the existing server's ``delete_after_receive``)
+    becomes ``""``, which deletes nothing.
+    """
+    message = _object(obj, "a message")
+    first = _optional_time(message, "first_received_at")
+    return {
+        "Id": _text(message, "Id"),
+        "ReceiptHandle": _optional_text(message, "ReceiptHandle") or "",
+        "message_body": _body(message),
+        "timestamp": _time(message, "timestamp"),
+        "receive_count": _count(message, "receive_count"),
+        "first_received_at": first or _receive_moment(message, visibility_seconds, now),
+    }
+
+
+def _receive_moment(message: Mapping[str, Any], visibility_seconds: int, now: datetime) -> str:
+    until = _optional_time(message, "invisible_until")
+    if until is None:
+        return format_time(now)
+    return format_time(parse_time(until) - timedelta(seconds=visibility_seconds))
+
+
+def existing_ids(obj: Any) -> List[str]:
+    """The ids in a check-existence reply."""
+    found = _object(obj, "the reply").get("existing_ids")
+    if not isinstance(found, list) or not all(isinstance(item, str) for item in found):
+        raise ValueError(f"'existing_ids' should be a list of strings, not {_shown(found)}")
+    return found
+
+
+def info_counts(obj: Any) -> Dict[str, int]:
+    """The counting keys the server reported, by our names.
+
+    The existing server reports only ``message_count`` and its available/in-flight split; the
+    caller computes the missing counts (see :func:`queue_info`).
+    """
+    info = _object(obj, "the reply")
+    return {key: _count(info, key) for key in COUNT_KEYS if _pick(info, key) is not _MISSING}
+
+
+def queue_info(
+    reported: Mapping[str, int], queue_name: str, computed: Optional[Counts]
+) -> QueueInfo:
+    """``get_queue_info``'s answer: the server's counts, and ``computed`` for those it lacks.
+
+    ``computed`` may be None only when the server reported every counting key.
+    """
+    # Every value of a Counts is an int; mypy sees a TypedDict only as a Mapping[str, object].
+    counts = dict(cast(Mapping[str, int], computed or {}))
+    counts.update(reported)
+    return {
+        "queue_type": "remote",
+        "queue_name": queue_name,
+        "message_count": counts["message_count"],
+        "visible_messages": counts["visible_messages"],
+        "invisible_messages": counts["invisible_messages"],
+        "never_received": counts["never_received"],
+        "total_receives": counts["total_receives"],
+    }
+
+
+def is_healthy(obj: Any) -> bool:
+    """Whether a health reply says ``{"status": "healthy"}``."""
+    return isinstance(obj, dict) and obj.get("status") == "healthy"
