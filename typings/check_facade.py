@@ -1,5 +1,6 @@
 """Constructing a ``PyQueue`` (the overloads on ``queue_type``) and what each method returns."""
 
+import ssl
 from datetime import datetime
 from pathlib import Path
 from typing import List, Optional, TypedDict
@@ -10,10 +11,12 @@ import pyqueue_client
 from pyqueue_client import (
     QUEUE_FILE_PATH,
     DeleteMessagesResult,
+    FileQueueType,
     PyQueue,
     QueueInfo,
     ReceivedMessage,
     StoredMessage,
+    copy_queue,
 )
 
 SERVER = "http://127.0.0.1:8000"
@@ -204,3 +207,34 @@ def typed_bodies_and_subclasses(path: str) -> None:
     assert_type(PyQueue(None, "memory"), PyQueue)
     with TaskQueue(queue_file=path) as mine:
         assert_type(mine, TaskQueue)
+
+
+# -- sqlite, run-time choices, copying, TLS -------------------------------------------------
+
+
+def sqlite_queues(path: Path, chosen: FileQueueType) -> None:
+    assert_type(PyQueue(queue_type="sqlite"), PyQueue)
+    assert_type(PyQueue(path, queue_type="sqlite", queue_name="emails", durable=False), PyQueue)
+    assert_type(PyQueue(path, "sqlite", None, None, "emails"), PyQueue)
+    assert_type(PyQueue(path, queue_type=chosen, queue_name="jobs"), PyQueue)
+    assert_type(copy_queue(PyQueue(path), PyQueue(path, queue_type="sqlite")), int)
+    assert_type(PyQueue().get_messages(10, offset=20), List[StoredMessage])
+
+
+def remote_with_tls(context: ssl.SSLContext) -> None:
+    queue = PyQueue(
+        queue_type="remote",
+        server_url="https://127.0.0.1:8443",
+        api_key="key",
+        ssl_context=context,
+    )
+    assert_type(queue, PyQueue)
+
+
+def sqlite_with_remote_arguments(path: Path) -> None:
+    PyQueue(path, queue_type="sqlite", server_url="http://x")  # type: ignore[call-overload]
+    PyQueue(path, queue_type="sqlite", ssl_context=None)  # type: ignore[call-overload]
+
+
+def local_with_tls(context: ssl.SSLContext) -> None:
+    PyQueue("queue.json", ssl_context=context)  # type: ignore[call-overload]
