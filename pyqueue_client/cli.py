@@ -188,6 +188,90 @@ def _copy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    # The server's modules (http.server, ssl) load only for this command.
+    from .server import ServerConfig  # noqa: PLC0415
+
+    defaults = ServerConfig()
+
+    def port(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+            raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, not {text!r}")
+        return int(text)
+
+    add = parser.add_argument
+    add("--host", default=defaults.host, help="address to listen on (default: %(default)s)")
+    add(
+        "--port",
+        type=port,
+        default=defaults.port,
+        help="0 picks a free port (default: %(default)s)",
+    )
+    add(
+        "--data", default=defaults.data_dir, metavar="DIR", help="folder of queues.db (%(default)s)"
+    )
+    add("--api-keys", metavar="FILE", help="API key file (default: print a random admin key)")
+    add("--no-auth", action="store_true", help="no API keys at all (loopback addresses only)")
+    add("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (with --tls-key)")
+    add("--tls-key", metavar="FILE", help="the certificate's PEM private key")
+    add(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN call the server, e.g. https://app.example.com"
+        " (repeatable; '*' for any)",
+    )
+    add(
+        "--max-body-bytes",
+        type=_count(64 * 1024 * 1024),
+        default=defaults.max_body_bytes,
+        metavar="N",
+        help="larger request bodies get 413 (default: %(default)s)",
+    )
+    add(
+        "--socket-timeout",
+        type=_seconds,
+        default=defaults.socket_timeout,
+        metavar="S",
+        help="seconds a client may stay silent (default: %(default)s)",
+    )
+    add(
+        "--max-connections",
+        type=_count(100_000),
+        default=defaults.max_connections,
+        metavar="N",
+        help="open connections beyond this get 503 (default: %(default)s)",
+    )
+    add("--no-fsync", action="store_true", help="faster writes that a power cut may lose")
+    add(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="what the server logs to stderr (default: %(default)s)",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import ServerConfig, serve  # noqa: PLC0415 (see _serve_arguments)
+
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data,
+        api_keys_file=args.api_keys,
+        no_auth=args.no_auth,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        cors_origins=tuple(args.cors_origin),
+        max_body_bytes=args.max_body_bytes,
+        socket_timeout=args.socket_timeout,
+        max_connections=args.max_connections,
+        durable=not args.no_fsync,
+    )
+    return serve(config, log_level=args.log_level)
+
+
 def _print_json(value: object) -> None:
     # ASCII-only JSON prints on any console encoding and still round-trips every character.
     print(json.dumps(value, indent=2))
@@ -224,6 +308,12 @@ _COMMANDS: Dict[str, _Command] = {
         _copy_arguments,
         _copy,
         True,
+    ),
+    "serve": _Command(
+        "run the PyQueue HTTP server (REST API over SQLite queues) until Ctrl+C or SIGTERM",
+        _serve_arguments,
+        _serve,
+        on_queue_file=False,
     ),
 }
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Dict, Iterator
+from typing import Callable, ContextManager, Dict, Iterator
 
 import pytest
 
 from pyqueue_client import PyQueue
+from pyqueue_client.server import QueueServer, ServerConfig
 
 #: The project root, so child processes import this checkout of the package.
 PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 
-#: Backends the contract suite runs on: a name -> a factory from (tmp_path, clock) to a queue.
-QueueFactory = Callable[[Path, "FakeClock"], PyQueue]
+#: Backends the contract suite runs on: a name -> (tmp_path, clock) -> a context giving a queue.
+QueueFactory = Callable[[Path, "FakeClock"], ContextManager[PyQueue]]
 
 
 class FakeClock:
@@ -33,25 +35,48 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-def _memory(tmp_path: Path, clock: FakeClock) -> PyQueue:
-    return PyQueue(queue_type="memory", clock=clock)
+@contextmanager
+def _memory(tmp_path: Path, clock: FakeClock) -> Iterator[PyQueue]:
+    with PyQueue(queue_type="memory", clock=clock) as queue:
+        yield queue
 
 
-def _local(tmp_path: Path, clock: FakeClock) -> PyQueue:
-    return PyQueue(queue_file=tmp_path / "queue.json", durable=False, clock=clock)
+@contextmanager
+def _local(tmp_path: Path, clock: FakeClock) -> Iterator[PyQueue]:
+    with PyQueue(queue_file=tmp_path / "queue.json", durable=False, clock=clock) as queue:
+        yield queue
 
 
-def _sqlite(tmp_path: Path, clock: FakeClock) -> PyQueue:
-    return PyQueue(
+@contextmanager
+def _sqlite(tmp_path: Path, clock: FakeClock) -> Iterator[PyQueue]:
+    with PyQueue(
         queue_file=tmp_path / "queue.db", queue_type="sqlite", durable=False, clock=clock
-    )
+    ) as queue:
+        yield queue
 
 
-def _sqlite_without_returning(tmp_path: Path, clock: FakeClock) -> PyQueue:
+@contextmanager
+def _sqlite_without_returning(tmp_path: Path, clock: FakeClock) -> Iterator[PyQueue]:
     """The two-statement receive used where SQLite is older than 3.35 (no RETURNING)."""
-    queue = _sqlite(tmp_path, clock)
-    queue._backend._use_returning = False  # type: ignore[attr-defined]
-    return queue
+    with _sqlite(tmp_path, clock) as queue:
+        queue._backend._use_returning = False  # type: ignore[attr-defined]
+        yield queue
+
+
+@contextmanager
+def _remote(tmp_path: Path, clock: FakeClock) -> Iterator[PyQueue]:
+    """A remote queue on a real ``pyqueue serve`` on 127.0.0.1, sharing the test's clock."""
+    config = ServerConfig(
+        port=0, data_dir=str(tmp_path / "server-data"), durable=False, clock=clock
+    )
+    with QueueServer(config) as server, PyQueue(
+        queue_type="remote",
+        server_url=server.url,
+        api_key=server.generated_key,
+        queue_name="contract",
+        timeout=30,
+    ) as queue:
+        yield queue
 
 
 BACKENDS: Dict[str, QueueFactory] = {
@@ -59,6 +84,7 @@ BACKENDS: Dict[str, QueueFactory] = {
     "local": _local,
     "sqlite": _sqlite,
     "sqlite-no-returning": _sqlite_without_returning,
+    "remote": _remote,
 }
 
 

@@ -1,0 +1,116 @@
+"""``ServerConfig``: every setting of ``pyqueue serve``, and the checks that make it safe to run."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from .._errors import ConfigurationError
+from .._semantics import Clock
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerConfig", "checked", "is_loopback"]
+
+#: Request bodies above this many bytes are refused with 413 (256 KiB, as in SQS).
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+
+# An origin as browsers send it: scheme, host and an optional port, nothing else.
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Settings for :class:`~pyqueue_client.server.QueueServer` and :func:`serve`.
+
+    - ``host``, ``port``: where to listen; port 0 picks a free port (see ``QueueServer.url``).
+    - ``data_dir``: the folder holding ``queues.db``, created if missing.
+    - ``api_keys_file``: a JSON file of API keys in the existing PyQueue server's format. Without
+      one, a random admin key is generated at start-up, unless ``no_auth`` (loopback hosts only).
+    - ``tls_cert``, ``tls_key``: PEM files; both or neither.
+    - ``cors_origins``: origins allowed to call from a browser (``"*"`` for any); none by default.
+    - ``max_body_bytes``: larger request bodies get 413 without being read.
+    - ``socket_timeout``: seconds a client may stay silent mid-request or idle between requests.
+    - ``max_connections``: open connections beyond this are answered 503 and closed.
+    - ``shutdown_timeout``: seconds a graceful stop waits for requests in flight.
+    - ``storage_workers``: threads (and SQLite connections) that run storage calls.
+    - ``durable``, ``lock_timeout``: passed to the SQLite backend.
+    - ``clock``: a naive-UTC clock for tests; the real time by default.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = "pyqueue-data"
+    api_keys_file: Optional[str] = None
+    no_auth: bool = False
+    tls_cert: Optional[str] = None
+    tls_key: Optional[str] = None
+    cors_origins: Tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    socket_timeout: float = 30.0
+    max_connections: int = 256
+    shutdown_timeout: float = 10.0
+    storage_workers: int = 8
+    durable: bool = True
+    lock_timeout: float = 10.0
+    clock: Optional[Clock] = field(default=None, compare=False)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address literal (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def checked(config: ServerConfig) -> ServerConfig:
+    """Return ``config`` unchanged if it can run safely; else raise ``ConfigurationError``."""
+    _check_listen(config)
+    _check_auth(config)
+    _check_tls(config)
+    for origin in config.cors_origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ConfigurationError(
+                f"CORS origin {origin!r} is not an origin: give scheme and host, "
+                "e.g. 'https://app.example.com', or '*' for any"
+            )
+    _positive_whole(config.max_body_bytes, "max_body_bytes")
+    _positive_whole(config.max_connections, "max_connections")
+    _positive_whole(config.storage_workers, "storage_workers")
+    for name in ("socket_timeout", "shutdown_timeout", "lock_timeout"):
+        value = getattr(config, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+    return config
+
+
+def _check_listen(config: ServerConfig) -> None:
+    if not isinstance(config.port, int) or not 0 <= config.port <= 65535:
+        raise ConfigurationError(f"port must be between 0 and 65535, not {config.port!r}")
+    if not config.host:
+        raise ConfigurationError("host must not be empty; use 0.0.0.0 for every IPv4 address")
+
+
+def _check_auth(config: ServerConfig) -> None:
+    if config.no_auth and config.api_keys_file:
+        raise ConfigurationError("choose either an API key file or no authentication, not both")
+    if config.no_auth and not is_loopback(config.host):
+        # Anyone who can reach the port could read and delete every message.
+        raise ConfigurationError(
+            f"refusing to run without authentication on {config.host!r}: "
+            "no_auth is only allowed on a loopback address such as 127.0.0.1"
+        )
+
+
+def _check_tls(config: ServerConfig) -> None:
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ConfigurationError("TLS needs both a certificate file and a key file")
+
+
+def _positive_whole(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a whole number of at least 1, not {value!r}")

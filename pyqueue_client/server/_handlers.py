@@ -1,0 +1,294 @@
+"""One function per endpoint: read the call's inputs, run one storage call, shape the answer.
+
+By the time a handler runs, the route matched, the API key was checked, the queue name is valid
+and the key holds the route's permission (see ``_app``). Handlers raise ``HttpError`` for answers
+other than 200; the library's ``ValidationError`` becomes a 422 there too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+
+from .. import _validation as check
+from .._backends.sqlite import SqliteBackend
+from .._semantics import format_time, new_message_id
+from .._types import MessageBody, ReceivedMessage, StoredMessage
+from . import _shapes as shapes
+from ._auth import PERMISSIONS, WILDCARD, ApiKey
+from ._store import Store
+from ._wire import (
+    HttpError,
+    JsonObject,
+    bool_param,
+    int_param,
+    json_body,
+    json_type,
+    number_param,
+    text_param,
+)
+
+__all__ = ["MAX_OFFSET", "MAX_PAGE", "Call"]
+
+#: The most messages one page of ``GET /queues/{q}/messages`` holds.
+MAX_PAGE = 100
+#: The largest peek offset accepted (far beyond any real queue, within SQLite's integers).
+MAX_OFFSET = 10**12
+#: The longest ``consumer_id`` accepted (it is accepted for compatibility and not used).
+MAX_CONSUMER_ID = 256
+
+_NOT_FOUND = "Message not found"
+
+
+class Call(NamedTuple):
+    """What a handler works with: decoded path values, query, raw body, the caller and storage."""
+
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    content_type: Optional[str]
+    key: ApiKey
+    store: Store
+
+    @property
+    def queue(self) -> str:
+        """The (already validated) queue name of the path."""
+        return self.params["queue"]
+
+    def now(self) -> str:
+        """The current time, canonical."""
+        return format_time(self.store.clock())
+
+
+# -- service -------------------------------------------------------------------------------------
+
+
+def root(call: Call) -> JsonObject:
+    """``GET /``: where to go next."""
+    return {
+        "message": "PyQueue server",
+        "health": "/api/v1/health",
+        "auth_header": "X-API-Key",
+        "user_info": "/api/v1/auth/me",
+    }
+
+
+def health(call: Call) -> JsonObject:
+    """``GET /health``: the service and its storage are up (no key needed)."""
+    _require_storage(call)
+    return {"status": "healthy", "service": "pyqueue-server"}
+
+
+def api_health(call: Call) -> JsonObject:
+    """``GET /api/v1/health``: as ``/health``, in the existing server's shape."""
+    _require_storage(call)
+    return {"status": "healthy", "queue_name": None, "timestamp": call.now()}
+
+
+def _require_storage(call: Call) -> None:
+    if not call.store.healthy():
+        raise HttpError(503, "the queue storage is not available", {"Retry-After": "5"})
+
+
+# -- keys and queues -----------------------------------------------------------------------------
+
+
+def list_queues(call: Call) -> JsonObject:
+    """``GET /queues``: the queues this key may use, with their counts."""
+    names = {name for name in call.key.queues if name != WILDCARD}
+    if WILDCARD in call.key.queues:
+        names.update(call.store.queue_names())
+    entries = []
+    for name in sorted(names):
+        permissions = call.key.permissions_on(name)
+        if permissions:
+            info = call.store.run(name, SqliteBackend.get_queue_info)
+            entries.append(shapes.queue_summary(name, info, permissions))
+    return {"queues": entries, "count": len(entries), "api_key_description": call.key.description}
+
+
+def auth_me(call: Call) -> JsonObject:
+    """``GET /auth/me``: this key's description and its permissions as configured."""
+    return {
+        "description": call.key.description,
+        "accessible_queues": list(call.key.queues),
+        "queue_permissions": {
+            name: _permission_flags([p for p in PERMISSIONS if p in granted])
+            for name, granted in call.key.queues.items()
+        },
+        "total_accessible_queues": len(call.key.queues),
+    }
+
+
+def auth_permissions(call: Call) -> JsonObject:
+    """``GET /auth/permissions/{q}``: what this key may do on one queue."""
+    permissions = call.key.permissions_on(call.queue)
+    flags = _permission_flags(permissions)
+    del flags["permissions"]
+    return {"queue_name": call.queue, "has_access": bool(permissions), **flags}
+
+
+def _permission_flags(permissions: List[str]) -> Dict[str, Any]:
+    return {
+        "permissions": permissions,
+        **{f"can_{permission}": permission in permissions for permission in PERMISSIONS},
+    }
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+def add_message(call: Call) -> JsonObject:
+    """``POST /queues/{q}/messages``: add one message; an id already present is a no-op."""
+    document = json_body(call.body, call.content_type)
+    body = _message_body(document)
+    chosen = (
+        _given_id(document)
+        or _storable(check.body_id(body), 'message_body["id"]')
+        or new_message_id()
+    )
+    call.store.run(call.queue, lambda backend: backend.add_messages([(chosen, body)]))
+    return {"id": chosen, "status": "success", "receipt_handle": None}
+
+
+def peek_messages(call: Call) -> JsonObject:
+    """``GET /queues/{q}/messages``: a page of messages in queue order, visibility unchanged.
+
+    ``limit`` (``max_messages``, as the original client sends, when ``limit`` is absent).
+    """
+    name = "limit" if "limit" in call.query or "max_messages" not in call.query else "max_messages"
+    limit = int_param(call.query, name, 10, 1, MAX_PAGE)
+    offset = int_param(call.query, "offset", 0, 0, MAX_OFFSET)
+
+    def page(backend: SqliteBackend) -> Tuple[List[StoredMessage], int]:
+        return backend.get_messages(limit, offset), backend.get_queue_info()["message_count"]
+
+    messages, total = call.store.run(call.queue, page)
+    now = call.now()
+    return shapes.envelope([shapes.peeked(m, now) for m in messages], total, offset, limit)
+
+
+def get_message(call: Call) -> JsonObject:
+    """``GET /queues/{q}/message/{id}``: one message, or 404."""
+    item_id = call.params["id"]
+    message = call.store.run(call.queue, lambda backend: backend.get_message(item_id))
+    if message is None:
+        raise HttpError(404, _NOT_FOUND)
+    return shapes.peeked(message, call.now())
+
+
+def receive_messages(call: Call) -> JsonObject:
+    """``POST /queues/{q}/messages/receive``: receive SQS-style (query parameters only)."""
+    max_messages = int_param(call.query, "max_messages", 10, 1, check.MAX_RECEIVE)
+    timeout = number_param(call.query, "visibility_timeout", 30, 0, check.MAX_VISIBILITY_TIMEOUT)
+    delete = bool_param(call.query, "delete_after_receive")
+    only_new = bool_param(call.query, "only_new")
+    text_param(call.query, "consumer_id", MAX_CONSUMER_ID)
+
+    def receive(backend: SqliteBackend) -> Tuple[List[ReceivedMessage], str]:
+        received = backend.receive_messages(max_messages, timeout, delete, only_new)
+        # The very time the receive used, read back on the same storage thread.
+        until = call.store.clock.last() + timedelta(seconds=timeout)
+        return received, format_time(until)
+
+    received, until = call.store.run(call.queue, receive)
+    messages = [shapes.received(m, None if delete else until) for m in received]
+    return shapes.envelope(messages, len(messages), 0, max_messages)
+
+
+def check_existence(call: Call) -> JsonObject:
+    """``POST /queues/{q}/messages/check-existence``: which of the given ids exist."""
+    document = json_body(call.body, call.content_type)
+    ids = document.get("message_ids")
+    if not isinstance(ids, list) or not all(isinstance(item, str) for item in ids):
+        raise HttpError(422, "message_ids must be a list of strings")
+    for item in ids:
+        _storable(item, "message_ids")
+    existing = call.store.run(call.queue, lambda backend: backend.check_existence(ids))
+    return {"existing_ids": existing}
+
+
+def update_message(call: Call) -> JsonObject:
+    """``PUT /queues/{q}/messages/by-id/{id}``: replace a body, keep the tracking; 404 if absent."""
+    body = _message_body(json_body(call.body, call.content_type))
+    item_id = call.params["id"]
+    if not call.store.run(call.queue, lambda backend: backend.update_message(item_id, body)):
+        raise HttpError(404, _NOT_FOUND)
+    return {"status": "success", "message": "Message updated"}
+
+
+def delete_message(call: Call) -> JsonObject:
+    """``DELETE /queues/{q}/messages/{receipt_handle}``: 404 if the handle is unknown or stale."""
+    handle = call.params["handle"]
+    result = call.store.run(call.queue, lambda backend: backend.delete_messages([handle]))
+    if not result["Successful"]:
+        raise HttpError(404, _NOT_FOUND)
+    return {"status": "success", "message": "Message deleted"}
+
+
+def remove_message(call: Call) -> JsonObject:
+    """``DELETE /queues/{q}/messages/by-id/{id}``: delete by id; 404 if absent."""
+    item_id = call.params["id"]
+    if not call.store.run(call.queue, lambda backend: backend.remove_message(item_id)):
+        raise HttpError(404, _NOT_FOUND)
+    return {"status": "success", "message": "Message deleted"}
+
+
+def clear_queue(call: Call) -> JsonObject:
+    """``DELETE /queues/{q}/messages``: remove every message of the queue."""
+    call.store.run(call.queue, SqliteBackend.clear_queue)
+    return {"status": "success", "message": "Queue cleared"}
+
+
+def queue_info(call: Call) -> JsonObject:
+    """``GET /queues/{q}/info``: counts (zeros for a queue never used)."""
+    info = call.store.run(call.queue, SqliteBackend.get_queue_info)
+    return shapes.queue_info(call.queue, info, call.now())
+
+
+def queue_health(call: Call) -> JsonObject:
+    """``GET /queues/{q}/health``: the queue can be read now."""
+    if not call.store.run(call.queue, SqliteBackend.health_check):
+        raise HttpError(503, "the queue storage is not available", {"Retry-After": "5"})
+    return {"status": "healthy", "queue_name": call.queue, "timestamp": call.now()}
+
+
+# -- request documents ---------------------------------------------------------------------------
+
+
+def _message_body(document: JsonObject) -> MessageBody:
+    """``message_body``: an object, or a string stored as ``{"content": string}``."""
+    # The original client sends its own timestamp; the server stamps messages itself.
+    _optional_text(document, "timestamp")
+    if "message_body" not in document:
+        raise HttpError(422, "message_body is required: a JSON object or a string")
+    value = document["message_body"]
+    if isinstance(value, str):
+        return {"content": value}
+    if not isinstance(value, dict):
+        raise HttpError(
+            422, f"message_body must be a JSON object or a string, not {json_type(value)}"
+        )
+    return check.body(value, "message_body")
+
+
+def _given_id(document: JsonObject) -> Optional[str]:
+    """The request's ``id``; an empty one counts as none, as the existing server treats it."""
+    return _storable(_optional_text(document, "id"), "id") or None
+
+
+def _storable(text: Optional[str], name: str) -> Optional[str]:
+    """``text`` if the database can store it: JSON escapes can spell lone surrogates (``\\ud800``),
+    which are not Unicode text."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise HttpError(422, f"{name} must be valid Unicode text (no lone surrogates)") from None
+    return text
+
+
+def _optional_text(document: JsonObject, name: str) -> Optional[str]:
+    value = document.get(name)
+    if value is not None and not isinstance(value, str):
+        raise HttpError(422, f"{name} must be a string, not {json_type(value)}")
+    return value

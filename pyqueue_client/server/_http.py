@@ -1,0 +1,392 @@
+"""HTTP/1.1 over the standard library: framing, keep-alive, limits, TLS and graceful stopping.
+
+``http.server.ThreadingHTTPServer`` gives one thread per connection; this module adds what a
+server facing untrusted clients needs around it:
+
+- request bodies framed by ``Content-Length`` only, refused with 413 from the header alone when
+  over the limit (a refused body is then read and dropped for a bounded time, so the client can
+  read the answer before the connection closes);
+- a socket timeout on every read, a cap on open connections, TLS handshakes on the connection's
+  own thread (a slow client never holds up ``accept``);
+- every answer JSON with ``Content-Length``, including the standard library's own errors;
+- a graceful stop: idle keep-alive connections are closed at once, a request in flight finishes
+  and its connection then closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional, Set, Tuple
+
+from ._app import App, loggable_path
+from ._config import ServerConfig
+from ._wire import HttpError, Request, Response, error_response
+
+__all__ = ["HttpServer"]
+
+_log = logging.getLogger("pyqueue_client.server")
+_access = logging.getLogger("pyqueue_client.server.access")
+
+#: The longest request line accepted (as the standard library's handler).
+_MAX_REQUEST_LINE = 65536
+#: How long, and how much of, a refused request body is read and dropped before closing.
+_DRAIN_SECONDS = 2.0
+_DRAIN_BYTES = 64 * 1024 * 1024
+_DRAIN_CHUNK = 64 * 1024
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
+_BUSY = b'{"detail":"too many connections; try again"}'
+_BUSY_ANSWER = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s" % (len(_BUSY), _BUSY)
+)
+
+
+class _ClientGone(Exception):
+    """The client closed the connection in the middle of a request."""
+
+
+class Connections:
+    """The open connections, and which of them wait for a request (idle) or serve one (busy).
+
+    A graceful stop closes the idle ones at once; a busy one finishes its request and closes.
+    The lock makes "a request arrived" and "the stop closed this idle connection" exclusive, so
+    a request is either served or dropped unread, never half done.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.stopping = False
+        self._lock = threading.Condition()
+        self._open: Set[socket.socket] = set()
+        self._idle: Set[socket.socket] = set()
+        self._dropped: Set[socket.socket] = set()
+
+    def admit(self, connection: socket.socket) -> bool:
+        """Count a new connection in; False when at the limit or stopping."""
+        with self._lock:
+            if self.stopping or len(self._open) >= self.limit:
+                return False
+            self._open.add(connection)
+            return True
+
+    def idle(self, connection: socket.socket) -> bool:
+        """The connection waits for its next request; False when it should close instead."""
+        with self._lock:
+            if self.stopping or connection in self._dropped:
+                return False
+            self._idle.add(connection)
+            return True
+
+    def busy(self, connection: socket.socket) -> bool:
+        """A request arrived; False if the stop closed the connection first (drop it unread)."""
+        with self._lock:
+            self._idle.discard(connection)
+            return connection not in self._dropped
+
+    def closed(self, connection: socket.socket) -> None:
+        """The connection is gone."""
+        with self._lock:
+            for group in (self._open, self._idle, self._dropped):
+                group.discard(connection)
+            self._lock.notify_all()
+
+    def stop(self) -> None:
+        """Refuse new connections and requests; close the idle connections now."""
+        with self._lock:
+            self.stopping = True
+            for connection in self._idle:
+                self._dropped.add(connection)
+                _shut(connection)
+            self._idle.clear()
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until every connection is closed; False if some are still open at ``timeout``."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._open, timeout)
+
+    def close_all(self) -> None:
+        """Shut every connection down, busy or not (when a stop has waited long enough)."""
+        with self._lock:
+            for connection in self._open:
+                _shut(connection)
+
+
+def _shut(connection: socket.socket) -> None:
+    """Shut a socket down so a thread blocked reading it wakes up (the thread then closes it)."""
+    # Already closed by the client: nothing to wake up.
+    with contextlib.suppress(OSError):
+        # The plain socket's method also for TLS: SSLSocket.shutdown would drop its TLS state
+        # under the thread still reading from it.
+        socket.socket.shutdown(connection, socket.SHUT_RDWR)
+
+
+class HttpServer(ThreadingHTTPServer):
+    """The listening socket and its connection threads, answering through an :class:`App`."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        app: App,
+        config: ServerConfig,
+        tls: Optional[ssl.SSLContext],
+    ) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.app = app
+        self.config = config
+        self.tls = tls
+        self.connections = Connections(config.max_connections)
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        """Bind without the reverse DNS lookup ``HTTPServer`` does (it can take seconds)."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def get_request(self) -> Tuple[socket.socket, Any]:
+        """Accept a connection; with TLS, wrap it (the handshake happens on its own thread)."""
+        connection, address = self.socket.accept()
+        if self.tls is None:
+            return connection, address
+        try:
+            return self.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            ), address
+        except BaseException:
+            connection.close()
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection on a new thread, or refuse it when too many are open."""
+        if not self.connections.admit(request):
+            _refuse(request)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Close the connection and count it out."""
+        try:
+            super().shutdown_request(request)
+        finally:
+            self.connections.closed(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connection failures are the client's business; anything else is a bug to log."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            _log.debug("connection from %s failed: %s", client_address[0], error)
+        else:
+            _log.error("unexpected error on a connection", exc_info=True)
+
+
+def _refuse(connection: socket.socket) -> None:
+    """Tell a connection over the limit to come back later, without blocking the accept loop."""
+    if isinstance(connection, ssl.SSLSocket):
+        return  # answering would need a TLS handshake first
+    try:
+        connection.setblocking(False)
+        connection.send(_BUSY_ANSWER)
+    except OSError:
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection: requests one after another (keep-alive) until either side closes."""
+
+    server: HttpServer
+    protocol_version = "HTTP/1.1"
+    server_version = "pyqueue"
+    # Errors before the version is known are answered with a status line and headers too.
+    default_request_version = "HTTP/1.0"
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        # Every read and write waits at most this long: a silent client cannot hold a thread.
+        self.connection.settimeout(self.server.config.socket_timeout)
+        self._refused_bytes = 0
+        self._started = time.monotonic()
+
+    def version_string(self) -> str:
+        """The ``Server`` header: no Python version for strangers."""
+        return self.server_version
+
+    def handle(self) -> None:
+        """Serve requests until the connection closes; connection failures end it quietly."""
+        try:
+            if isinstance(self.connection, ssl.SSLSocket):
+                self.connection.do_handshake()
+            super().handle()
+            self._drop_refused_body()
+        except (OSError, _ClientGone) as exc:
+            _log.debug("connection from %s ended: %s", self.client_address[0], exc)
+
+    def handle_one_request(self) -> None:
+        """Wait for a request (as an idle connection), then read and answer it."""
+        self.close_connection = True
+        connections = self.server.connections
+        if not connections.idle(self.connection):
+            return
+        try:
+            line = self.rfile.readline(_MAX_REQUEST_LINE + 1)
+        except socket.timeout:
+            return  # idle for too long
+        if not line or not connections.busy(self.connection):
+            return
+        self._started = time.monotonic()
+        self.raw_requestline = line
+        if len(line) > _MAX_REQUEST_LINE:
+            self.requestline = self.command = ""
+            self.request_version = self.default_request_version
+            self.send_error(414, "request line too long")
+            return
+        if not self.parse_request():
+            return  # parse_request answered
+        if len(self.requestline.split()) < 3:
+            self.send_error(400, "the request line must end with an HTTP version")
+            return
+        try:
+            self._respond(self._answer())
+        except socket.timeout:
+            self.send_error(408, "the client sent nothing for too long")
+
+    def _answer(self) -> Response:
+        try:
+            body = self._read_body()
+        except HttpError as exc:
+            return error_response(exc)
+        return self.server.app.handle(Request(self.command, self.path, self.headers, body))
+
+    def _read_body(self) -> bytes:
+        """The whole body, framed by Content-Length and within the limit; else ``HttpError``."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self._refuse_body(_DRAIN_BYTES)
+            raise HttpError(411, "send the body with a Content-Length header, not chunked")
+        declared = self._content_length()
+        if declared > self.server.config.max_body_bytes:
+            self._refuse_body(declared)
+            raise self._too_large()
+        body = self.rfile.read(declared)
+        if len(body) < declared:
+            raise _ClientGone("closed in the middle of the request body")
+        return body
+
+    def _too_large(self) -> HttpError:
+        limit = self.server.config.max_body_bytes
+        return HttpError(413, f"request body is larger than the server's limit of {limit} bytes")
+
+    def _refuse_body(self, size: int) -> None:
+        """Answer without reading the body: then drop up to ``size`` bytes of it and close."""
+        self.close_connection = True
+        self._refused_bytes = size
+
+    def _content_length(self) -> int:
+        values = [value.strip() for value in self.headers.get_all("Content-Length") or []]
+        if not values:
+            return 0
+        if len(set(values)) > 1 or not _CONTENT_LENGTH.fullmatch(values[0]):
+            self._refuse_body(_DRAIN_BYTES)
+            raise HttpError(400, "Content-Length must be one whole number of bytes")
+        return int(values[0])
+
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized body before the client sends it."""
+        try:
+            declared = self._content_length()
+        except HttpError as exc:
+            self._respond(error_response(exc))
+            return False
+        if declared > self.server.config.max_body_bytes:
+            self.close_connection = True  # the body was not sent: nothing to drop
+            self._respond(error_response(self._too_large()))
+            return False
+        return super().handle_expect_100()
+
+    def send_error(
+        self, code: int, message: Optional[str] = None, explain: Optional[str] = None
+    ) -> None:
+        """The standard library's own errors (bad request line, headers too large...) as JSON."""
+        self.close_connection = True
+        if code != 408:
+            # The rest of the request (headers, body) may still be on its way.
+            self._refuse_body(_DRAIN_BYTES)
+        detail = message or self.responses.get(code, ("error",))[0]
+        self._respond(Response(code, {"detail": detail}, {}))
+
+    def _respond(self, response: Response) -> None:
+        if self.server.connections.stopping:
+            self.close_connection = True
+        payload = b"" if response.body is None else _encode(response.body)
+        self.send_response(response.status)
+        if response.body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        # Logged before the answer leaves, so the line exists once the client has the answer.
+        self._log_access(response.status, len(payload))
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _drop_refused_body(self) -> None:
+        """Read and drop what is left of a refused body, for a bounded time.
+
+        Closing a socket that still has unread data makes the kernel reset the connection, and
+        the client may then lose the 413 before reading it.
+        """
+        left = min(self._refused_bytes, _DRAIN_BYTES)
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        while left > 0 and time.monotonic() < deadline:
+            self.connection.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                chunk = self.rfile.read(min(left, _DRAIN_CHUNK))
+            except socket.timeout:
+                return
+            if not chunk:
+                return
+            left -= len(chunk)
+
+    # -- logging: one access line per request, without query strings, keys or bodies -------------
+
+    def _log_access(self, status: int, size: int) -> None:
+        _access.info(
+            '%s "%s %s" %d %d %.1fms',
+            self.client_address[0],
+            self.command or "-",
+            loggable_path(getattr(self, "path", "")),
+            status,
+            size,
+            (time.monotonic() - self._started) * 1000,
+        )
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        """Replaced by the access line written after each answer."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """The standard library's own messages, at debug level (they may quote request lines)."""
+        text = (format % args).encode("unicode_escape").decode("ascii")
+        _log.debug("%s: %s", self.client_address[0], text)
+
+
+def _encode(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
