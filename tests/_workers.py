@@ -8,7 +8,10 @@ against the log even after the child was killed. Log lines are written with ``os
 process next.
 
 The queue is a local JSON file unless a command is given ``--queue-type=sqlite``; then
-``--queue-name`` picks the named queue in the database (``default`` unless given).
+``--queue-name`` picks the named queue in the database (``default`` unless given). ``produce``
+and ``consume`` also take ``--queue-type=remote``: the positional argument is then the URL of a
+PyQueue server, ``--queue-name`` the queue on it, ``--api-key`` the key to send and ``--ca-file``
+a certificate authority to trust for an ``https://`` server.
 
 The parent-side helpers (:func:`start`, :class:`Worker`, :func:`read_log`, barriers) live here
 too, so the tests and the children agree on file names and log formats in one place.
@@ -22,6 +25,7 @@ import json
 import os
 import random
 import sqlite3
+import ssl
 import subprocess
 import sys
 import threading
@@ -54,6 +58,8 @@ FORK_WRONG_MESSAGES = 13
 
 #: The queue types the commands can use.
 QUEUE_TYPES = ("local", "sqlite")
+#: The queue types ``produce`` and ``consume`` can use: also a PyQueue server.
+REMOTE_QUEUE_TYPES = (*QUEUE_TYPES, "remote")
 
 _POLL = 0.005
 
@@ -187,6 +193,8 @@ def kill_all(workers: Sequence[Worker]) -> None:
 
 def open_queue(args: argparse.Namespace, durable: bool, lock_timeout: float = 10.0) -> PyQueue:
     """The queue a command works on: ``args.queue`` of ``args.queue_type`` (and its name)."""
+    if args.queue_type == "remote":
+        return _open_remote(args)
     if args.queue_type == "sqlite":
         return PyQueue(
             args.queue,
@@ -196,6 +204,21 @@ def open_queue(args: argparse.Namespace, durable: bool, lock_timeout: float = 10
             lock_timeout=lock_timeout,
         )
     return PyQueue(args.queue, durable=durable, lock_timeout=lock_timeout)
+
+
+def _open_remote(args: argparse.Namespace) -> PyQueue:
+    """A remote queue: ``args.queue`` is the server URL (see the module's docstring)."""
+    context = None
+    if args.ca_file is not None:
+        context = ssl.create_default_context(cafile=args.ca_file)
+    return PyQueue(
+        queue_type="remote",
+        server_url=args.queue,
+        api_key=args.api_key,
+        queue_name=args.queue_name,
+        timeout=args.timeout,
+        ssl_context=context,
+    )
 
 
 def produce(args: argparse.Namespace) -> int:
@@ -505,10 +528,20 @@ def _attempt(outcomes: Dict[str, object], step: str, call: Callable[[], object])
 # -- command line ----------------------------------------------------------------------------
 
 
-def _backend_options(sub: argparse.ArgumentParser) -> None:
-    """``--queue-type`` (local or sqlite) and ``--queue-name`` (sqlite only)."""
-    sub.add_argument("--queue-type", choices=QUEUE_TYPES, default="local")
+def _backend_options(sub: argparse.ArgumentParser, remote: bool = False) -> None:
+    """``--queue-type`` (local or sqlite) and ``--queue-name`` (sqlite only).
+
+    With ``remote``, also ``--queue-type=remote`` and its settings: ``--api-key``, ``--ca-file``
+    and ``--timeout`` (seconds for connecting and each read).
+    """
+    sub.add_argument(
+        "--queue-type", choices=REMOTE_QUEUE_TYPES if remote else QUEUE_TYPES, default="local"
+    )
     sub.add_argument("--queue-name", default="default")
+    if remote:
+        sub.add_argument("--api-key")
+        sub.add_argument("--ca-file")
+        sub.add_argument("--timeout", type=float, default=30.0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -523,7 +556,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--count", type=int, required=True)
     sub.add_argument("--shuffle-seed", type=int)
     sub.add_argument("--durable", action="store_true")
-    _backend_options(sub)
+    _backend_options(sub, remote=True)
     sub.set_defaults(run=produce)
 
     sub = commands.add_parser("consume", help=consume.__doc__)
@@ -534,7 +567,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--done", required=True)
     sub.add_argument("--deadline", type=float, default=30.0)
     sub.add_argument("--durable", action="store_true")
-    _backend_options(sub)
+    _backend_options(sub, remote=True)
     sub.set_defaults(run=consume)
 
     sub = commands.add_parser("churn", help=churn.__doc__)
