@@ -161,6 +161,40 @@ def _copy_record(record: Record) -> Record:
     return {**record, "message_body": copy_body(record["message_body"])}
 
 
+def delete_each(
+    receipt_handles: Iterable[object], delete_one: Callable[[str], bool]
+) -> DeleteMessagesResult:
+    """The batch delete every backend shares: ``delete_one`` per valid handle, each outcome kept.
+
+    A value that is not a non-empty string fails as ``"invalid"`` without reaching
+    ``delete_one``; a handle that deletes nothing fails as ``"not_found"``. Never raises for one
+    bad handle.
+    """
+    successful: List[str] = []
+    failed: List[BatchDeleteFailure] = []
+    for handle in receipt_handles:
+        if not isinstance(handle, str) or not handle:
+            failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
+        elif delete_one(handle):
+            successful.append(handle)
+        else:
+            failed.append({"ReceiptHandle": handle, "reason": "not_found"})
+    return {"Successful": successful, "Failed": failed}
+
+
+def record_from(stored: StoredMessage, handle: Optional[str]) -> Record:
+    """A full record from a stored message and its current receipt handle."""
+    return {
+        "id": stored["id"],
+        "timestamp": stored["timestamp"],
+        "message_body": stored["message_body"],
+        "receive_count": stored["receive_count"],
+        "first_received_at": stored["first_received_at"],
+        "invisible_until": stored["invisible_until"],
+        "current_receipt_handle": handle,
+    }
+
+
 def stored_view(record: Record) -> StoredMessage:
     """The public view of a record: a copy, without its receipt handle."""
     return {
@@ -299,19 +333,14 @@ class QueueState:
 
     def delete(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
         """Delete the messages whose current receipt handle is given; never raises per handle."""
-        successful: List[str] = []
-        failed: List[BatchDeleteFailure] = []
-        for handle in receipt_handles:
-            if not isinstance(handle, str) or not handle:
-                failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
-                continue
-            item_id = self._handles.get(handle)
-            if item_id is None:
-                failed.append({"ReceiptHandle": handle, "reason": "not_found"})
-            else:
-                self._drop(item_id)
-                successful.append(handle)
-        return {"Successful": successful, "Failed": failed}
+        return delete_each(receipt_handles, self._delete_one)
+
+    def _delete_one(self, handle: str) -> bool:
+        item_id = self._handles.get(handle)
+        if item_id is None:
+            return False
+        self._drop(item_id)
+        return True
 
     def remove(self, item_id: str) -> bool:
         """Remove a message by id, whatever its visibility."""

@@ -12,11 +12,12 @@ import os
 from contextlib import contextmanager
 from typing import Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 
-from .._errors import QueueCorruptedError, QueuePathError, StorageError
+from .._errors import QueueCorruptedError, StorageError
 from .._semantics import Clock, Counts, QueueState
 from .._storage.atomic import FileStamp, file_stamp, recover, write_atomic
 from .._storage.json_format import FormatError, decode, encode, encode_record
 from .._storage.lock import FileLock
+from .._storage.paths import check_queue_path
 from .._types import QueueInfo
 from ._stateful import StatefulBackend
 
@@ -53,7 +54,7 @@ class LocalJsonBackend(StatefulBackend):
         self._durable = durable
         self._lock = FileLock(path + ".lock", lock_timeout)
         self._snapshot: Optional[_Snapshot] = None
-        _check_folder(path)
+        check_queue_path(path)
         self._create_if_missing()
 
     @property
@@ -174,14 +175,3 @@ class LocalJsonBackend(StatefulBackend):
     def close(self) -> None:
         """Close the lock file; the queue file itself is never held open between calls."""
         self._lock.close()
-
-
-def _check_folder(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise QueuePathError(
-            f"cannot use queue file {path!r}: folder {folder!r} does not exist. Create it first.",
-            path,
-        )
-    if os.path.isdir(path):
-        raise QueuePathError(f"cannot use queue file {path!r}: it is a folder", path)

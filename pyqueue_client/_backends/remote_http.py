@@ -32,11 +32,10 @@ import warnings
 from typing import Any, Callable, Collection, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from .._errors import ConfigurationError
-from .._semantics import QueueState, Record, utc_now
+from .._semantics import QueueState, Record, delete_each, utc_now
 from .._transport import wire
 from .._transport.http import HttpTransport
 from .._types import (
-    BatchDeleteFailure,
     DeleteMessagesResult,
     MessageBody,
     QueueInfo,
@@ -141,18 +140,12 @@ class RemoteHttpBackend:
 
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
         """One request per handle; a stale or unknown handle (404) fails alone, never raises."""
-        successful: List[str] = []
-        failed: List[BatchDeleteFailure] = []
-        for handle in receipt_handles:
-            if not isinstance(handle, str) or not handle:
-                failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
-                continue
+
+        def delete_one(handle: str) -> bool:
             reply = self._send(wire.delete_call(self._queue, handle), allowed=(404,))
-            if reply.status == 404:
-                failed.append({"ReceiptHandle": handle, "reason": "not_found"})
-            else:
-                successful.append(handle)
-        return {"Successful": successful, "Failed": failed}
+            return reply.status != 404
+
+        return delete_each(receipt_handles, delete_one)
 
     # -- changing -------------------------------------------------------------------------------
 

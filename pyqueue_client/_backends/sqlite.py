@@ -24,10 +24,10 @@ import threading
 from datetime import timedelta
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
-from .._errors import LockTimeoutError, QueueCorruptedError, QueuePathError, StorageError
-from .._semantics import Clock, Record, format_time
+from .._errors import LockTimeoutError, QueueCorruptedError, StorageError
+from .._semantics import Clock, Record, delete_each, format_time, record_from
+from .._storage.paths import check_queue_path
 from .._types import (
-    BatchDeleteFailure,
     DeleteMessagesResult,
     MessageBody,
     QueueInfo,
@@ -108,7 +108,7 @@ class SqliteBackend:
         self._local = threading.local()
         self._opened: List[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
-        _check_path(path)
+        check_queue_path(path)
         self._connection()  # open now, so a bad file is reported by the constructor
 
     # -- connections ----------------------------------------------------------------------------
@@ -276,22 +276,17 @@ class SqliteBackend:
         return rows
 
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
-        successful: List[str] = []
-        failed: List[BatchDeleteFailure] = []
         with self._transaction() as db:
-            for handle in receipt_handles:
-                if not isinstance(handle, str) or not handle:
-                    failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
-                    continue
-                deleted = db.execute(
-                    "DELETE FROM messages WHERE receipt_handle = ? AND queue = ?",
-                    (handle, self._queue),
-                ).rowcount
-                if deleted:
-                    successful.append(handle)
-                else:
-                    failed.append({"ReceiptHandle": handle, "reason": "not_found"})
-        return {"Successful": successful, "Failed": failed}
+
+            def delete_one(handle: str) -> bool:
+                return bool(
+                    db.execute(
+                        "DELETE FROM messages WHERE receipt_handle = ? AND queue = ?",
+                        (handle, self._queue),
+                    ).rowcount
+                )
+
+            return delete_each(receipt_handles, delete_one)
 
     # -- changing -------------------------------------------------------------------------------
 
@@ -432,16 +427,7 @@ def _stored(row: Any) -> StoredMessage:
 
 
 def _record(row: Any) -> Record:
-    stored = _stored(row[:6])
-    return {
-        "id": stored["id"],
-        "timestamp": stored["timestamp"],
-        "message_body": stored["message_body"],
-        "receive_count": stored["receive_count"],
-        "first_received_at": stored["first_received_at"],
-        "invisible_until": stored["invisible_until"],
-        "current_receipt_handle": row[6],
-    }
+    return record_from(_stored(row[:6]), row[6])
 
 
 def _received(row: Any, token: str, now: str, counted: bool) -> ReceivedMessage:
@@ -462,17 +448,6 @@ def _file_size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def _check_path(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise QueuePathError(
-            f"cannot use queue file {path!r}: folder {folder!r} does not exist. Create it first.",
-            path,
-        )
-    if os.path.isdir(path):
-        raise QueuePathError(f"cannot use queue file {path!r}: it is a folder", path)
 
 
 def _check_header(path: str) -> None:

@@ -37,7 +37,7 @@ from .._errors import (
     RemoteError,
     RequestRejectedError,
 )
-from .._semantics import Counts, Record, canonical_time, format_time, parse_time
+from .._semantics import Counts, Record, canonical_time, format_time, parse_time, record_from
 from .._types import MessageBody, QueueInfo, ReceivedMessage, StoredMessage
 
 __all__ = [
@@ -443,16 +443,7 @@ def stored_message(obj: Any) -> StoredMessage:
 
 def record(obj: Any) -> Record:
     """A message with its tracking fields, for copying a queue (with the handle, if sent)."""
-    stored = stored_message(obj)
-    return {
-        "id": stored["id"],
-        "timestamp": stored["timestamp"],
-        "message_body": stored["message_body"],
-        "receive_count": stored["receive_count"],
-        "first_received_at": stored["first_received_at"],
-        "invisible_until": stored["invisible_until"],
-        "current_receipt_handle": _optional_text(obj, "current_receipt_handle"),
-    }
+    return record_from(stored_message(obj), _optional_text(obj, "current_receipt_handle"))
 
 
 def received_message(obj: Any, visibility_seconds: int, now: datetime) -> ReceivedMessage:
