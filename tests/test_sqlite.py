@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any, List
 
@@ -26,7 +27,7 @@ def _queue(path: Path, clock: FakeClock, name: str = "default", **options: Any) 
 
 
 def _pragma(path: Path, name: str) -> Any:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
         return db.execute(f"PRAGMA {name}").fetchone()[0]
 
 
@@ -92,7 +93,7 @@ def test_deleted_messages_leave_the_table(tmp_path: Path, clock: FakeClock) -> N
         queue.remove_message("r")
         queue.add_message({"n": 1}, item_id="c")
         queue.receive_messages(delete_after_receive=True)
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
 
 
@@ -103,7 +104,7 @@ def test_receive_uses_the_indexes_at_any_depth(tmp_path: Path, clock: FakeClock)
     queue.add_messages([{"n": n} for n in range(2000)])
     queue.receive_messages(max_messages=100, visibility_timeout=600)
     plans: List[str] = []
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
         for only_new in (False, True):
             pick = backend_module._PICK.format(
                 index="messages_never_received" if only_new else "messages_visible",
@@ -163,14 +164,14 @@ def test_a_forked_child_opens_new_connections(tmp_path: Path, clock: FakeClock) 
 
 
 def _foreign_database(path: Path) -> None:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
         db.execute("INSERT INTO customers (name) VALUES ('ada')")
 
 
 def _our_schema_then(path: Path, statement: str) -> None:
     PyQueue(queue_file=path, queue_type="sqlite").close()
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute(statement)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -210,7 +211,7 @@ def test_damaged_pages_are_reported_as_corruption(tmp_path: Path, clock: FakeClo
     queue = _queue(path, clock, durable=False)
     queue.add_messages([{"payload": "x" * 500} for _ in range(200)])
     queue.close()
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(path.read_bytes())
     page = 4096

@@ -21,6 +21,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import weakref
 from datetime import timedelta
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -108,6 +109,10 @@ class SqliteBackend:
         self._local = threading.local()
         self._opened: List[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        # a queue dropped without close() still closes its connections (and SQLite's files)
+        self._finalizer = weakref.finalize(
+            self, _close_connections, self._opened, self._opened_lock, self._pid
+        )
         check_queue_path(path)
         self._connection()  # open now, so a bad file is reported by the constructor
 
@@ -119,8 +124,13 @@ class SqliteBackend:
             # alone (closing them here could disturb the parent's locks).
             self._pid = os.getpid()
             self._local = threading.local()
-            with self._opened_lock:
-                self._opened = []
+            # a new list: the parent's connections stay the parent's to close
+            self._opened = []
+            self._opened_lock = threading.Lock()
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(
+                self, _close_connections, self._opened, self._opened_lock, self._pid
+            )
         connection: Optional[sqlite3.Connection] = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._open()
@@ -163,11 +173,7 @@ class SqliteBackend:
 
     def close(self) -> None:
         """Close every connection this process opened."""
-        with self._opened_lock:
-            opened, self._opened = self._opened, []
-        if self._pid == os.getpid():
-            for connection in opened:
-                connection.close()
+        _close_connections(self._opened, self._opened_lock, self._pid)
         self._local = threading.local()
 
     # -- adding and reading ---------------------------------------------------------------------
@@ -403,6 +409,18 @@ class SqliteBackend:
 
 
 # -- module helpers -------------------------------------------------------------------------------
+
+
+def _close_connections(
+    opened: List[sqlite3.Connection], lock: threading.Lock, owner_pid: int
+) -> None:
+    """Close and forget the connections in ``opened``, if this process opened them."""
+    with lock:
+        connections = list(opened)
+        opened.clear()
+    if owner_pid == os.getpid():
+        for connection in connections:
+            connection.close()
 
 
 def _expire(db: sqlite3.Connection, queue: str, now: str) -> None:
