@@ -39,6 +39,7 @@ matrix:
 bench: install
 	-$(BIN)/python bench/run.py
 	-$(BIN)/python bench/remote_run.py
+	-$(BIN)/python bench/sqlite_run.py
 
 demo:
 	$(PYTHON) -m pyqueue_client demo

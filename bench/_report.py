@@ -1,6 +1,8 @@
-"""The benchmark's results as one plain-text (markdown) table, plus the run's circumstances.
+"""Results as plain-text (markdown) tables, plus the run's circumstances.
 
-Pure formatting over :class:`Summary` values, except :func:`machine_facts`, which reads the
+The local JSON suite's table and footnotes, and what every suite's report shares: the
+:class:`Summary` of a measurement, the exactly-once :class:`Delivery` check, the markdown layout
+and :func:`machine_facts`. Pure formatting, except :func:`machine_facts`, which reads the
 machine's description (cores, CPU model, load) once.
 """
 
@@ -18,9 +20,12 @@ __all__ = [
     "OURS_OFF",
     "OURS_ON",
     "Delivery",
+    "MachineFacts",
+    "Results",
     "Summary",
     "Workload",
     "machine_facts",
+    "markdown_table",
     "render_details",
     "render_table",
 ]
@@ -104,7 +109,7 @@ def render_table(workloads: Sequence[Workload], sizes: Sequence[int], results: R
         for workload in workloads:
             if any((workload.key, n, config) in results for config in CONFIGS):
                 rows.append(_row(workload, n, results))
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def _row(workload: Workload, n: int, results: Results) -> List[str]:
@@ -172,7 +177,8 @@ def _dup_lost(workload: Workload, summaries: Sequence[Optional[Summary]]) -> str
     return ", ".join(cells)
 
 
-def _markdown(rows: List[List[str]]) -> str:
+def markdown_table(rows: List[List[str]]) -> str:
+    """Rows of cells (the first is the header) as an aligned markdown table."""
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [_line(rows[0], widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += [_line(row, widths) for row in rows[1:]]

@@ -1,4 +1,4 @@
-"""``make bench``: the local JSON queue against the original ``pyqueue-client==1.2.1``.
+"""The local JSON suite of ``make bench``: the local JSON queue against ``pyqueue-client==1.2.1``.
 
 Every measurement runs in its own child process and its own fresh temporary folder: this
 checkout's library with ``PYTHONPATH`` set to the checkout, the original with the interpreter of
@@ -10,34 +10,37 @@ machine and the command, to ``bench/results/local-json.md``. See ``bench/README.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shlex
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from _report import (
     ORIGINAL,
     OURS_OFF,
     OURS_ON,
-    Delivery,
     MachineFacts,
-    Results,
-    Summary,
     Workload,
     machine_facts,
     render_details,
     render_table,
 )
+from _runner import (
+    ROOT,
+    Config,
+    Job,
+    Worker,
+    checkout_version,
+    command_line,
+    log,
+    run_plan,
+    write_atomically,
+)
 from _venv import ORIGINAL_REQUIREMENT, ensure_original_venv
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-WORKER = os.path.join(BENCH, "_workload.py")
+WORKER = Worker(os.path.join(BENCH, "_workload.py"), template_suffix=".json")
 DEFAULT_VENV = os.path.join(BENCH, ".venv-original")
 DEFAULT_OUTPUT = os.path.join(BENCH, "results", "local-json.md")
 
@@ -48,34 +51,6 @@ WORKLOADS = (
     Workload("concurrency10", "concurrency", 10, "2 producers + 2 consumers, receive(10)", None),
     Workload("concurrency1", "concurrency", 1, "2 producers + 2 consumers, receive(1)", None),
 )
-
-#: Extra seconds a worker may take beyond its own cap before it is killed as hung.
-_HANG_MARGIN = 120.0
-#: A worker without a cap (a full single-process phase) is killed as hung after this many seconds.
-_NO_CAP_LIMIT = 900.0
-
-
-class Config(NamedTuple):
-    """One measured configuration: which library, which durability, which interpreter."""
-
-    label: str
-    impl: str
-    durable: bool
-    python: str
-    env: Dict[str, str]
-    #: The folder the worker must report as the imported ``pyqueue_client`` (guards mix-ups).
-    library_prefix: str
-
-
-class Job(NamedTuple):
-    """One workload at one N for one configuration, repeated; the best run counts."""
-
-    workload: Workload
-    n: int
-    config: Config
-    repeat: int
-    budget: float
-
 
 # -- command line -----------------------------------------------------------------------------
 
@@ -165,127 +140,7 @@ def make_plan(args: argparse.Namespace, configs: Dict[str, Config]) -> List[Job]
     return plan
 
 
-# -- running ----------------------------------------------------------------------------------
-
-
-def run_plan(plan: Sequence[Job], scratch: str) -> Results:
-    """Run every job; the results keyed by (workload key, N, configuration label)."""
-    results: Results = {}
-    for job in plan:
-        runs = [run_once(job, scratch, index) for index in range(job.repeat)]
-        results[(job.workload.key, job.n, job.config.label)] = summarize(runs, job.budget)
-    return results
-
-
-def run_once(job: Job, scratch: str, index: int) -> Dict[str, Any]:
-    """One run of a job in a fresh folder; returns the worker's JSON result."""
-    folder = tempfile.mkdtemp(prefix=f"{job.workload.key}-", dir=scratch)
-    try:
-        result = call_worker(job, folder, template_path(scratch, job))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    check_library(job, result)
-    log(
-        f"{job.config.label:15} {job.workload.key:13} N={job.n:<6} run {index + 1}/{job.repeat}: "
-        f"{result['msgs_per_s']:9,.0f} msgs/s ({result['seconds']:.2f} s"
-        + (", capped" if result.get("partial") else "")
-        + ")"
-    )
-    return result
-
-
-def template_path(scratch: str, job: Job) -> str:
-    """A filled queue file per library and N, written by enqueue and copied by the drains."""
-    return os.path.join(scratch, f"template-{job.config.impl}-{job.n}.json")
-
-
-def call_worker(job: Job, folder: str, template: str) -> Dict[str, Any]:
-    """Run ``_workload.py`` for ``job`` with the configuration's interpreter."""
-    command = [job.config.python, WORKER, job.workload.phase, "--dir", folder]
-    command += ["--n", str(job.n), "--impl", job.config.impl]
-    command += ["--durable", str(int(job.config.durable)), "--batch", str(job.workload.batch)]
-    command += ["--budget", str(job.budget), "--template", template]
-    limit = job.budget + _HANG_MARGIN if job.budget > 0 else _NO_CAP_LIMIT
-    done = subprocess.run(
-        command,
-        env=job.config.env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=limit,
-        check=False,
-    )
-    if done.returncode != 0 or not done.stdout.strip():
-        raise RuntimeError(
-            f"worker failed ({done.returncode}): {shlex.join(command)}\n{done.stderr[-4000:]}"
-        )
-    result: Dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
-def check_library(job: Job, result: Dict[str, Any]) -> None:
-    """Refuse a result measured on the wrong library (e.g. an installed copy shadowing ours)."""
-    location = os.path.realpath(str(result.get("library", "")))
-    expected = os.path.realpath(job.config.library_prefix)
-    if not location.startswith(expected):
-        raise RuntimeError(f"{job.config.label} imported {location}, expected under {expected}")
-
-
-def summarize(runs: Sequence[Dict[str, Any]], cap: float) -> Summary:
-    """The best run by msgs/s; for concurrency, the worst duplicate/lost counts of all runs."""
-    best = max(runs, key=lambda run: float(run["msgs_per_s"]))
-    summary = Summary(
-        msgs_per_s=float(best["msgs_per_s"]),
-        processed=int(best["processed"]),
-        partial=bool(best["partial"]),
-        runs=len(runs),
-        seconds=float(best["seconds"]),
-        cap=cap,
-    )
-    if "duplicates" not in best:
-        return summary
-    worst = max(runs, key=lambda run: int(run["duplicates"]) + int(run["lost"]))
-    delivery = Delivery(
-        delivered=int(worst["processed"]),
-        duplicates=int(worst["duplicates"]),
-        lost=int(worst["lost"]),
-        remaining=None if worst["remaining"] is None else int(worst["remaining"]),
-        errors=int(worst["errors"]),
-        stuck=bool(worst.get("stuck")),
-    )
-    return summary._replace(delivery=delivery)
-
-
-def log(text: str) -> None:
-    """Progress, to standard error so the table on standard output stays clean."""
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
 # -- reporting --------------------------------------------------------------------------------
-
-
-def command_line(argv: Optional[Sequence[str]]) -> str:
-    """The command that reproduces this run, from the checkout root, in markdown."""
-    words = list(sys.argv[1:] if argv is None else argv)
-    python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT) else "python"
-    command = f"`{shlex.join([python, 'bench/run.py', *words])}`"
-    return f"{command} (what `make bench` runs)" if not words else command
-
-
-def checkout_version() -> str:
-    """The measured checkout's commit, and whether the library had uncommitted changes."""
-    try:
-        commit = _git("rev-parse", "--short", "HEAD")
-        changed = _git("status", "--porcelain", "--", "pyqueue_client")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no git)"
-    return f"commit {commit}" + (" with uncommitted library changes" if changed else "")
-
-
-def _git(*words: str) -> str:
-    """A read-only git query in the checkout."""
-    done = subprocess.run(["git", *words], cwd=ROOT, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 def settings_text(args: argparse.Namespace) -> str:
@@ -337,15 +192,6 @@ def results_document(
     return "\n".join(lines)
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling file."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temp = path + ".tmp"
-    with open(temp, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temp, path)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the benchmark, print the table, write the results file; 0 on success."""
     args = parse_args(argv)
@@ -355,7 +201,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     configs = make_configs(args)
     plan = make_plan(args, configs)
     with tempfile.TemporaryDirectory(prefix="pyqueue-bench-") as scratch:
-        results = run_plan(plan, scratch)
+        results = run_plan(plan, scratch, WORKER)
     after = machine_facts()
     workloads = selected_workloads(args)
     sizes = [args.n] + ([args.big_n] if args.big_n > 0 else [])
@@ -366,7 +212,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(details)
     output = args.output or (None if args.quick or args.no_write else DEFAULT_OUTPUT)
     if output and not args.no_write:
-        command = command_line(argv)
+        command = command_line(argv, "bench/run.py")
         document = results_document(args, command, version, before, after, table, details)
         write_atomically(output, document)
         log(f"wrote {os.path.relpath(output)}")
