@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import sqlite3
 import ssl
 import subprocess
@@ -31,9 +32,10 @@ import sys
 import threading
 import time
 import warnings
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set
 
 from pyqueue_client import LockTimeoutError, PyQueue, StorageError
 from pyqueue_client._storage.lock import FileLock
@@ -186,6 +188,73 @@ def kill_all(workers: Sequence[Worker]) -> None:
     for worker in workers:
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             worker.kill()
+
+
+def assert_clean_exit(workers: Sequence[Worker], codes: Sequence[int]) -> None:
+    """Every worker exited 0; otherwise fail with each failed worker's story."""
+    failed = [worker.describe() for worker, code in zip(workers, codes) if code != EXIT_OK]
+    assert not failed, "\n\n".join(failed)
+
+
+def duplicates(items: Sequence[str]) -> Dict[str, int]:
+    """The items that occur more than once, with their counts."""
+    return {item: count for item, count in Counter(items).items() if count > 1}
+
+
+# -- parent side: crash loops ------------------------------------------------------------------
+
+#: Longest random wait between a churning child's first completed add and its SIGKILL.
+MAX_KILL_DELAY = 0.15
+#: ``Popen.returncode`` of a child that SIGKILL ended.
+KILLED = -int(getattr(signal, "SIGKILL", 9))
+
+
+class CrashRound(NamedTuple):
+    """What killed children logged, as sets of ids."""
+
+    adding: Set[str]
+    added: Set[str]
+    deleting: Set[str]
+    deleted: Set[str]
+
+
+def crash_seed() -> int:
+    """The seed of a crash loop's kill delays: ``$PYQUEUE_CRASH_SEED``, else a random one."""
+    configured = os.environ.get("PYQUEUE_CRASH_SEED")
+    return int(configured) if configured else random.SystemRandom().randrange(2**32)
+
+
+def churn_and_kill(
+    env: Dict[str, str],
+    workdir: Path,
+    queue: Path,
+    number: int,
+    seed: int,
+    delay: float,
+    options: Sequence[str] = (),
+) -> Worker:
+    """Start a churning child, let it complete one add, then SIGKILL it ``delay`` s later."""
+    log = workdir / f"churn{number}.log"
+    arguments = [*options, f"--log={log}", f"--prefix=r{number}", f"--seed={seed + number}"]
+    worker = start(env, workdir, f"churn{number}", "churn", str(queue), *arguments)
+    try:
+        wait_for(
+            lambda: "added" in read_log(log) or worker.process.poll() is not None,
+            30,
+            f"churn{number} to add its first message",
+        )
+        time.sleep(delay)
+    finally:
+        worker.kill()  # SIGKILL
+    return worker
+
+
+def crash_round(log: Path) -> CrashRound:
+    """The ids one killed child logged, by event."""
+    events = read_log(log)
+    return CrashRound(
+        *(set(events.get(name, [])) for name in ("adding", "added", "deleting", "deleted"))
+    )
 
 
 # -- child side: the commands ----------------------------------------------------------------

@@ -12,9 +12,8 @@ import json
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import List, Set
 
 import pytest
 
@@ -26,7 +25,9 @@ from ._workers import (
     FORK_LOCK_TIMEOUT,
     SCRIPT,
     Worker,
+    assert_clean_exit,
     barrier_release,
+    duplicates,
     finish_all,
     kill_all,
     read_log,
@@ -46,15 +47,6 @@ def _ids_in_file(path: Path) -> List[str]:
     records = json.loads(path.read_bytes())
     assert isinstance(records, list), f"{path} holds {type(records).__name__}, not a list"
     return [record["id"] for record in records]
-
-
-def _assert_clean_exit(workers: List[Worker], codes: List[int]) -> None:
-    failed = [worker.describe() for worker, code in zip(workers, codes) if code != EXIT_OK]
-    assert not failed, "\n\n".join(failed)
-
-
-def _duplicates(items: List[str]) -> Dict[str, int]:
-    return {item: count for item, count in Counter(items).items() if count > 1}
 
 
 def _start_producers(
@@ -112,9 +104,9 @@ def test_four_producers_four_consumers_consume_each_message_exactly_once(tmp_pat
     consumers = _start_consumers(tmp_path, queue_file, barrier, done, count=4)
     try:
         barrier_release(barrier, [worker.name for worker in producers + consumers])
-        _assert_clean_exit(producers, finish_all(producers, CHILD_TIMEOUT))
+        assert_clean_exit(producers, finish_all(producers, CHILD_TIMEOUT))
         done.touch()
-        _assert_clean_exit(consumers, finish_all(consumers, CHILD_TIMEOUT))
+        assert_clean_exit(consumers, finish_all(consumers, CHILD_TIMEOUT))
     finally:
         kill_all(producers + consumers)
 
@@ -123,8 +115,8 @@ def test_four_producers_four_consumers_consume_each_message_exactly_once(tmp_pat
     received = [item for log in logs for item in log.get("received", [])]
     deleted = [item for log in logs for item in log.get("deleted", [])]
     stale = [item for log in logs for item in log.get("stale", [])]
-    assert not _duplicates(deleted), f"deleted more than once: {_duplicates(deleted)}"
-    assert not _duplicates(received), f"received more than once: {_duplicates(received)}"
+    assert not duplicates(deleted), f"deleted more than once: {duplicates(deleted)}"
+    assert not duplicates(received), f"received more than once: {duplicates(received)}"
     assert not stale, f"delete_message returned False for fresh handles: {stale}"
     assert set(deleted) == sent, (
         f"never deleted: {sorted(sent - set(deleted))[:20]}, "
@@ -159,7 +151,7 @@ def _run_adders(tmp_path: Path, prefixes: List[str], per_worker: int) -> None:
     ]
     try:
         barrier_release(barrier, [worker.name for worker in workers])
-        _assert_clean_exit(workers, finish_all(workers, CHILD_TIMEOUT))
+        assert_clean_exit(workers, finish_all(workers, CHILD_TIMEOUT))
     finally:
         kill_all(workers)
 
@@ -170,7 +162,7 @@ def test_eight_processes_adding_distinct_ids_lose_nothing(tmp_path: Path) -> Non
 
     ids = _ids_in_file(tmp_path / "queue.json")
     expected = {f"w{index}-{number}" for index in range(8) for number in range(125)}
-    assert not _duplicates(ids), f"duplicated in the file: {_duplicates(ids)}"
+    assert not duplicates(ids), f"duplicated in the file: {duplicates(ids)}"
     assert set(ids) == expected, f"lost: {sorted(expected - set(ids))[:20]}"
     with PyQueue(tmp_path / "queue.json") as queue:
         assert queue.health_check()
@@ -185,7 +177,7 @@ def test_eight_processes_adding_the_same_ids_keep_one_copy_each(tmp_path: Path) 
     _run_adders(tmp_path, ["shared"] * 8, per_worker=150)
 
     ids = _ids_in_file(tmp_path / "queue.json")
-    assert not _duplicates(ids), f"duplicated in the file: {_duplicates(ids)}"
+    assert not duplicates(ids), f"duplicated in the file: {duplicates(ids)}"
     assert set(ids) == {f"shared-{number}" for number in range(150)}
     with PyQueue(tmp_path / "queue.json") as queue:
         assert queue.health_check()

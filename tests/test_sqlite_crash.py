@@ -19,20 +19,25 @@ The kill delays come from a seed printed in every assertion message; set
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Set
+from typing import Dict, List, Set
 
 import pytest
 
 from pyqueue_client import PyQueue
 
-from ._workers import Worker, read_log, start, wait_for
+from ._workers import (
+    KILLED,
+    MAX_KILL_DELAY,
+    CrashRound,
+    churn_and_kill,
+    crash_round,
+    crash_seed,
+)
 from .conftest import child_env
 
 pytestmark = [
@@ -45,58 +50,6 @@ KILLS = 20
 QUEUE_NAME = "crash"
 #: A kill must not leave a lock held: the next write gets it well within this many seconds.
 LOCK_TIMEOUT = 5.0
-#: Longest random wait between the child's first completed add and its SIGKILL.
-MAX_KILL_DELAY = 0.15
-#: ``Popen.returncode`` of a child that SIGKILL ended.
-KILLED = -int(getattr(signal, "SIGKILL", 9))
-
-
-class Round(NamedTuple):
-    """What the killed children logged, as sets of ids."""
-
-    adding: Set[str]
-    added: Set[str]
-    deleting: Set[str]
-    deleted: Set[str]
-
-
-def _seed() -> int:
-    configured = os.environ.get("PYQUEUE_CRASH_SEED")
-    return int(configured) if configured else random.SystemRandom().randrange(2**32)
-
-
-def _run_and_kill(
-    tmp_path: Path, database: Path, number: int, seed: int, delay: float, durable: bool
-) -> Worker:
-    """Start a churning child, let it complete one add, then SIGKILL it ``delay`` s later."""
-    log = tmp_path / f"churn{number}.log"
-    options = [
-        "--queue-type=sqlite",
-        f"--queue-name={QUEUE_NAME}",
-        f"--log={log}",
-        f"--prefix=r{number}",
-        f"--seed={seed + number}",
-    ]
-    if not durable:
-        options.append("--fast")
-    worker = start(child_env(), tmp_path, f"churn{number}", "churn", str(database), *options)
-    try:
-        wait_for(
-            lambda: "added" in read_log(log) or worker.process.poll() is not None,
-            30,
-            f"churn{number} to add its first message",
-        )
-        time.sleep(delay)
-    finally:
-        worker.kill()  # SIGKILL
-    return worker
-
-
-def _round(log: Path) -> Round:
-    events = read_log(log)
-    return Round(
-        *(set(events.get(name, [])) for name in ("adding", "added", "deleting", "deleted"))
-    )
 
 
 def _raw_ids(database: Path, context: str) -> List[str]:
@@ -147,17 +100,20 @@ def _wal_bytes(database: Path) -> int:
 def test_sigkill_at_random_moments_never_corrupts_or_loses(tmp_path: Path, durable: bool) -> None:
     """20 SIGKILLs of an add/receive/delete loop on one database: it stays sound, no lock is left
     behind, and the queue matches the logs (see the module docstring)."""
-    seed = _seed()
+    seed = crash_seed()
     delays = random.Random(seed).uniform
+    options = ["--queue-type=sqlite", f"--queue-name={QUEUE_NAME}"] + (
+        [] if durable else ["--fast"]
+    )
     database = tmp_path / "queue.db"
-    history = Round(set(), set(), set(), set())
+    history = CrashRound(set(), set(), set(), set())
     wal_sizes: Dict[int, int] = {}
     for number in range(KILLS):
         context = f"seed {seed}, kill {number + 1} of {KILLS}"
         delay = delays(0, MAX_KILL_DELAY)
-        worker = _run_and_kill(tmp_path, database, number, seed, delay, durable)
+        worker = churn_and_kill(child_env(), tmp_path, database, number, seed, delay, options)
         assert worker.process.returncode == KILLED, f"{context}: {worker.describe()}"
-        logged = _round(tmp_path / f"churn{number}.log")
+        logged = crash_round(tmp_path / f"churn{number}.log")
         assert logged.added, f"{context}: the child never completed an add"
         for seen, new in zip(history, logged):
             seen.update(new)

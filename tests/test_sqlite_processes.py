@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Set
 
@@ -33,7 +32,9 @@ from ._workers import (
     FORK_LOCK_TIMEOUT,
     SCRIPT,
     Worker,
+    assert_clean_exit,
     barrier_release,
+    duplicates,
     finish_all,
     kill_all,
     read_log,
@@ -89,15 +90,6 @@ def _sqlite_queue(path: Path, queue_name: str = "default", lock_timeout: float =
 # -- starting children -----------------------------------------------------------------------
 
 
-def _assert_clean_exit(workers: Sequence[Worker], codes: Sequence[int]) -> None:
-    failed = [worker.describe() for worker, code in zip(workers, codes) if code != EXIT_OK]
-    assert not failed, "\n\n".join(failed)
-
-
-def _duplicates(items: List[str]) -> Dict[str, int]:
-    return {item: count for item, count in Counter(items).items() if count > 1}
-
-
 def _producer(
     workdir: Path, database: Path, barrier: Path, name: str, prefix: str, count: int, *extra: str
 ) -> Worker:
@@ -143,9 +135,9 @@ def _run_producers_then_consumers(
     """Release all children at once, wait for the producers, signal ``done``, wait for the rest."""
     try:
         barrier_release(barrier, [worker.name for worker in producers + consumers])
-        _assert_clean_exit(producers, finish_all(producers, CHILD_TIMEOUT))
+        assert_clean_exit(producers, finish_all(producers, CHILD_TIMEOUT))
         done.touch()
-        _assert_clean_exit(consumers, finish_all(consumers, CHILD_TIMEOUT))
+        assert_clean_exit(consumers, finish_all(consumers, CHILD_TIMEOUT))
     finally:
         kill_all(producers + consumers)
 
@@ -162,8 +154,8 @@ def _consumed(workdir: Path, consumers: Sequence[Worker]) -> Dict[str, List[str]
 def _assert_exactly_once(consumed: Dict[str, List[str]], sent: Set[str], context: str) -> None:
     """Each sent id received once, deleted once, and no delete refused (60 s visibility)."""
     deleted, received = consumed["deleted"], consumed["received"]
-    assert not _duplicates(deleted), f"{context}: deleted twice: {_duplicates(deleted)}"
-    assert not _duplicates(received), f"{context}: received twice: {_duplicates(received)}"
+    assert not duplicates(deleted), f"{context}: deleted twice: {duplicates(deleted)}"
+    assert not duplicates(received), f"{context}: received twice: {duplicates(received)}"
     assert not consumed["stale"], f"{context}: fresh handles refused: {consumed['stale']}"
     assert set(deleted) == sent, (
         f"{context}: never deleted: {sorted(sent - set(deleted))[:20]}, "
@@ -222,7 +214,7 @@ def _run_adders(tmp_path: Path, prefixes: List[str], per_worker: int) -> Path:
     ]
     try:
         barrier_release(barrier, [worker.name for worker in workers])
-        _assert_clean_exit(workers, finish_all(workers, CHILD_TIMEOUT))
+        assert_clean_exit(workers, finish_all(workers, CHILD_TIMEOUT))
     finally:
         kill_all(workers)
     assert _integrity(database) == ["ok"]
@@ -235,7 +227,7 @@ def test_eight_processes_adding_distinct_ids_lose_nothing(tmp_path: Path) -> Non
 
     ids = _ids_in_database(database)
     expected = {f"w{index}-{number}" for index in range(8) for number in range(125)}
-    assert not _duplicates(ids), f"duplicated: {_duplicates(ids)}"
+    assert not duplicates(ids), f"duplicated: {duplicates(ids)}"
     assert set(ids) == expected, f"lost: {sorted(expected - set(ids))[:20]}"
     with _sqlite_queue(database) as queue:
         assert queue.get_queue_info()["message_count"] == 1000
@@ -249,7 +241,7 @@ def test_eight_processes_adding_the_same_ids_keep_one_copy_each(tmp_path: Path) 
     database = _run_adders(tmp_path, ["shared"] * 8, per_worker=150)
 
     ids = _ids_in_database(database)
-    assert not _duplicates(ids), f"duplicated: {_duplicates(ids)}"
+    assert not duplicates(ids), f"duplicated: {duplicates(ids)}"
     assert set(ids) == {f"shared-{number}" for number in range(150)}
     with _sqlite_queue(database) as queue:
         for message in queue.get_messages():
