@@ -40,6 +40,7 @@ bench: install
 	-$(BIN)/python bench/run.py
 	-$(BIN)/python bench/remote_run.py
 	-$(BIN)/python bench/sqlite_run.py
+	-PYTHONPATH=. bench/.venv-litequeue/bin/python bench/sqlite_floor.py --output bench/results/sqlite-floor.md
 
 demo:
 	$(PYTHON) -m pyqueue_client demo

@@ -7,9 +7,9 @@ public TypedDicts, never internal objects a caller could mutate.
 
 from __future__ import annotations
 
-from typing import List, Optional, Protocol, Sequence, Tuple
+from typing import List, Optional, Protocol, Sequence
 
-from ._semantics import Record
+from ._semantics import NewMessage, Record
 from ._types import DeleteMessagesResult, MessageBody, QueueInfo, ReceivedMessage, StoredMessage
 
 __all__ = ["QueueBackend"]
@@ -18,8 +18,8 @@ __all__ = ["QueueBackend"]
 class QueueBackend(Protocol):
     """A queue with SQS semantics. Every method is atomic with respect to every other caller."""
 
-    def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
-        """Append ``(id, body)`` pairs in order; an id already present is a no-op. Returns ids."""
+    def add_messages(self, items: Sequence[NewMessage]) -> List[str]:
+        """Append messages in order; an id already present is a no-op. Returns the ids."""
 
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         """``max_messages`` messages in order (all when None) from position ``offset``."""

@@ -21,7 +21,6 @@ from typing import (
     NamedTuple,
     Optional,
     Sequence,
-    Tuple,
     Type,
     TypeVar,
     overload,
@@ -34,11 +33,10 @@ from ._backends.memory import MemoryBackend
 from ._backends.remote_http import RemoteHttpBackend
 from ._backends.sqlite import SqliteBackend
 from ._errors import ConfigurationError, ValidationError
-from ._semantics import Clock, new_message_id, utc_now
+from ._semantics import Clock, NewMessage, new_message_id, utc_now
 from ._types import (
     DeleteMessagesResult,
     FileQueueType,
-    MessageBody,
     QueueInfo,
     ReceivedMessage,
     StoredMessage,
@@ -473,9 +471,11 @@ def _queue_file(queue_file: Optional[StrPath], default: Optional[str]) -> Option
 
 def _items(
     messages: Sequence[Mapping[str, Any]], item_ids: Optional[Sequence[Optional[str]]]
-) -> List[Tuple[str, MessageBody]]:
+) -> List[NewMessage]:
     """Check every message and choose every id before anything is written."""
-    if isinstance(messages, (Mapping, str, bytes)) or not isinstance(messages, Sequence):
+    if type(messages) is not list and (  # type() first: ABC checks are slow on every add
+        isinstance(messages, (Mapping, str, bytes)) or not isinstance(messages, Sequence)
+    ):
         raise ValidationError("messages must be a list of dicts")
     if item_ids is None:
         item_ids = [None] * len(messages)
@@ -483,7 +483,7 @@ def _items(
         raise ValidationError("item_ids must be a list with one id (or None) per message")
     items = []
     for message, given in zip(messages, item_ids):
-        body = check.body(message)
-        chosen = check.item_id(given) if given is not None else check.body_id(body)
-        items.append((chosen or new_message_id(), body))
+        text = check.body_json(message)
+        chosen = check.item_id(given) if given is not None else check.body_id(message)
+        items.append(NewMessage(chosen or new_message_id(), text))
     return items

@@ -13,9 +13,9 @@ paths compare strings and never parse.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
-import uuid
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import (
@@ -23,9 +23,9 @@ from typing import (
     Dict,
     Iterable,
     List,
+    NamedTuple,
     Optional,
     Sequence,
-    Tuple,
     TypedDict,
 )
 
@@ -40,6 +40,7 @@ from ._types import (
 __all__ = [
     "Clock",
     "Counts",
+    "NewMessage",
     "QueueState",
     "Record",
     "canonical_time",
@@ -71,6 +72,17 @@ class Record(TypedDict):
     first_received_at: Optional[str]
     invisible_until: Optional[str]
     current_receipt_handle: Optional[str]
+
+
+class NewMessage(NamedTuple):
+    """A checked message on its way into a queue: its id and its body as JSON text.
+
+    The text is what validation produced when it checked the body, so a backend that stores
+    text stores it as it is, and one that keeps objects decodes it (a private copy).
+    """
+
+    id: str
+    body_json: str
 
 
 class Counts(TypedDict):
@@ -130,7 +142,12 @@ def parse_time(text: str) -> datetime:
 
 def new_message_id() -> str:
     """A fresh message id (a UUID4 string, as the original library made)."""
-    return str(uuid.uuid4())
+    # What str(uuid.uuid4()) gives, at a third of the cost (it runs on every add without an id).
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def new_receipt_handle() -> str:
@@ -245,13 +262,13 @@ class QueueState:
     def __len__(self) -> int:
         return len(self.records)
 
-    def add(self, items: Sequence[Tuple[str, MessageBody]], now: datetime) -> List[str]:
+    def add(self, items: Sequence[NewMessage], now: datetime) -> List[str]:
         """Append new messages; an id already present is left as it is (idempotent add)."""
-        for item_id, body in items:
+        for item_id, body_json in items:
             if item_id not in self.records:
-                self.records[item_id] = new_record(item_id, body, now)
+                self.records[item_id] = new_record(item_id, json.loads(body_json), now)
                 self.dirty[item_id] = None
-        return [item_id for item_id, _ in items]
+        return [item.id for item in items]
 
     def export_records(self) -> List[Record]:
         """Copies of every record, tracking fields included, in queue order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import List
@@ -20,7 +21,13 @@ from pyqueue_client import (
     StorageError,
     ValidationError,
 )
-from pyqueue_client._semantics import QueueState, canonical_time, new_receipt_handle
+from pyqueue_client._semantics import (
+    NewMessage,
+    QueueState,
+    canonical_time,
+    new_message_id,
+    new_receipt_handle,
+)
 from pyqueue_client._storage import lock as lock_module
 from pyqueue_client._storage.atomic import write_atomic
 from pyqueue_client._storage.lock import FileLock
@@ -72,7 +79,9 @@ def test_canonical_strings_sort_like_instants() -> None:
 
 def test_queue_state_ignores_duplicate_ids_within_one_add() -> None:
     state = QueueState()
-    ids = state.add([("a", {"v": 1}), ("a", {"v": 2})], datetime(2026, 1, 1))
+    ids = state.add(
+        [NewMessage("a", '{"v": 1}'), NewMessage("a", '{"v": 2}')], datetime(2026, 1, 1)
+    )
     assert ids == ["a", "a"]
     assert state.get("a") is not None
     assert len(state) == 1
@@ -225,3 +234,11 @@ def test_error_builtins() -> None:
     corrupted = QueueCorruptedError("/q.json", "truncated")
     assert corrupted.reason == "truncated"
     assert "was not modified" in str(corrupted)
+
+
+def test_new_message_ids_are_random_uuid4_strings() -> None:
+    ids = [new_message_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)

@@ -12,6 +12,7 @@ import pytest
 
 from pyqueue_client import LockTimeoutError
 from pyqueue_client._backends.sqlite import SqliteBackend
+from pyqueue_client._semantics import NewMessage
 from pyqueue_client.server._store import RecordingClock, Store
 
 
@@ -22,8 +23,8 @@ def _midnight() -> datetime:
 def test_named_queues_share_the_connections_of_one_backend(tmp_path: Path) -> None:
     root = SqliteBackend(str(tmp_path / "queues.db"), "default", _midnight, durable=False)
     orders, payments = root.with_queue("orders"), root.with_queue("payments")
-    orders.add_messages([("o1", {"n": 1})])
-    payments.add_messages([("p1", {"n": 2})])
+    orders.add_messages([NewMessage("o1", '{"n": 1}')])
+    payments.add_messages([NewMessage("p1", '{"n": 2}')])
     assert orders._connection() is payments._connection() is root._connection()
     assert [m["id"] for m in orders.get_messages(None)] == ["o1"]
     assert [m["id"] for m in payments.get_messages(None)] == ["p1"]
@@ -50,7 +51,7 @@ def test_store_connections_stay_few(tmp_path: Path) -> None:
     store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=2)
     try:
         for number in range(50):
-            store.run(f"q{number}", lambda backend: backend.add_messages([("m", {})]))
+            store.run(f"q{number}", lambda backend: backend.add_messages([NewMessage("m", "{}")]))
         assert len(store.queue_names()) == 50
         # One connection per storage thread (and the one opened to check the file), not per queue.
         assert len(store._root._opened) <= 3

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any, List
 
@@ -35,7 +37,7 @@ def test_new_database_is_marked_versioned_and_in_wal_mode(tmp_path: Path, clock:
     path = tmp_path / "queue.db"
     _queue(path, clock).add_message({"n": 1})
     assert _pragma(path, "application_id") == backend_module.APPLICATION_ID
-    assert _pragma(path, "user_version") == backend_module.SCHEMA_VERSION == 1
+    assert _pragma(path, "user_version") == backend_module.SCHEMA_VERSION == 2
     assert _pragma(path, "journal_mode") == "wal"
 
 
@@ -106,19 +108,25 @@ def test_receive_uses_the_indexes_at_any_depth(tmp_path: Path, clock: FakeClock)
     plans: List[str] = []
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         for only_new in (False, True):
-            pick = backend_module._PICK.format(
-                index="messages_never_received" if only_new else "messages_visible",
-                only_new=" AND receive_count = 0" if only_new else "",
-            )
+            only = " AND receive_count = 0" if only_new else ""
+            pick = backend_module._PICK.format(only_new=only)
             rows = db.execute(f"EXPLAIN QUERY PLAN {pick}", {"queue": "default", "limit": 10})
             plans.extend(row[-1] for row in rows)
+        delete = backend_module._DELETE_BY_HANDLE
+        params = {"queue": "default", "handle": "h", "seq": 5}
+        plans.extend(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {delete}", params))
         expire = "SELECT seq FROM messages WHERE queue = ? AND invisible_until IS NOT NULL"
         expire += " AND invisible_until <= ?"
         rows = db.execute(f"EXPLAIN QUERY PLAN {expire}", ("default", "2026"))
         plans.extend(row[-1] for row in rows)
     assert plans
-    assert all("USING" in plan and "INDEX" in plan for plan in plans), plans
+    assert not [plan for plan in plans if plan.startswith(("SCAN messages", "SCAN imported"))]
+    searches = [plan for plan in plans if plan.startswith("SEARCH")]
+    assert len(searches) == 5, plans
+    assert all("INDEX" in plan or "PRIMARY KEY" in plan for plan in searches), plans
+    assert "SEARCH messages USING INTEGER PRIMARY KEY (rowid=?)" in plans
     assert any("messages_hidden" in plan for plan in plans)
+    assert any("imported_handles" in plan for plan in plans)
 
 
 def test_expired_timeouts_are_cleared_by_receive(tmp_path: Path, clock: FakeClock) -> None:
@@ -158,6 +166,89 @@ def test_a_forked_child_opens_new_connections(tmp_path: Path, clock: FakeClock) 
     queue.add_message({"n": 1}, item_id="after-fork")
     assert queue.has_message("after-fork")
     inherited.close()
+
+
+# -- schema versions ------------------------------------------------------------------------------
+
+# tests/data/queue-v1.db was written by schema version 1 at 2026-01-01 12:00, queue "jobs": m0 and
+# m1 received for an hour with these handles, m2-m4 waiting, then a memory queue copied in
+# (imported-1 in flight under a handle made elsewhere, imported-2 waiting).
+_V1_FILE = Path(__file__).parent / "data" / "queue-v1.db"
+_V1_OURS = ["receipt_6D4zVbanxaojc4PK30e1NoUd_1", "receipt_6D4zVbanxaojc4PK30e1NoUd_2"]
+_V1_FOREIGN = "receipt_OKTYSW-pVJBRDnTOIdzgRjvFR0KSjpYh"
+
+
+def _v1_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "queue.db"
+    shutil.copyfile(_V1_FILE, path)
+    return path
+
+
+def _schema_names(path: Path) -> List[str]:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        return sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master"))
+
+
+def _new_database(tmp_path: Path) -> Path:
+    path = tmp_path / "new.db"
+    PyQueue(queue_file=path, queue_type="sqlite").close()
+    return path
+
+
+def test_a_version_1_file_is_migrated_and_keeps_every_message(tmp_path: Path) -> None:
+    path = _v1_copy(tmp_path)
+    assert "messages_by_handle" in _schema_names(path)
+    clock = FakeClock(datetime(2026, 1, 1, 12, 30))
+    queue = _queue(path, clock, "jobs")
+    assert _pragma(path, "user_version") == 2
+    assert _schema_names(path) == _schema_names(_new_database(tmp_path))
+    assert [m["id"] for m in queue.get_messages()] == [
+        "m0", "m1", "m2", "m3", "m4", "imported-1", "imported-2"
+    ]  # fmt: skip
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        # only the handle made elsewhere needs the side table
+        assert db.execute("SELECT handle, seq FROM imported_handles").fetchall() == [
+            (_V1_FOREIGN, 6)
+        ]
+    # every handle given out before the upgrade still deletes, once
+    assert queue.delete_messages([*_V1_OURS, _V1_FOREIGN, _V1_OURS[0]]) == {
+        "Successful": [*_V1_OURS, _V1_FOREIGN],
+        "Failed": [{"ReceiptHandle": _V1_OURS[0], "reason": "not_found"}],
+    }
+    new = queue.receive_messages(max_messages=10, only_new=True)
+    assert [m["Id"] for m in new] == ["m2", "m3", "m4", "imported-2"]
+    assert queue.delete_messages([m["ReceiptHandle"] for m in new])["Failed"] == []
+    assert _pragma(path, "integrity_check") == "ok"
+
+
+def test_migration_happens_once_under_the_write_lock(tmp_path: Path, clock: FakeClock) -> None:
+    path = _v1_copy(tmp_path)
+    first, second = _queue(path, clock, "jobs"), _queue(path, clock, "jobs")
+    assert first.get_queue_info()["message_count"] == second.get_queue_info()["message_count"] == 7
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        assert db.execute("SELECT COUNT(*) FROM imported_handles").fetchone()[0] == 1
+
+
+def test_a_handle_made_elsewhere_that_looks_like_ours_still_deletes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A copied-in handle ending in ``_<digits>`` that are not its row's seq."""
+    source = PyQueue(queue_type="memory", clock=clock)
+    source.add_messages([{"n": n} for n in range(3)], ["a", "b", "c"])
+    target = _queue(tmp_path / "queue.db", clock)
+    target.add_messages([{"n": 0}], ["z"])  # so seqs in the target differ from positions
+    records = source._backend.export_records()
+    for record, handle in zip(records, ["foreign_2", "foreign_1", "other-7"]):
+        record["current_receipt_handle"] = handle
+        record["receive_count"] = 1
+        record["invisible_until"] = "2026-01-22T13:00:00.000000"
+    assert target._backend.import_records(records) == 3
+    assert target.delete_message("foreign_1") is True  # b, whose seq is 3, not 1
+    assert target.check_existence(["a", "b", "c", "z"]) == ["a", "c", "z"]
+    assert target.delete_messages(["foreign_2", "other-7", "foreign_2"])["Failed"] == [
+        {"ReceiptHandle": "foreign_2", "reason": "not_found"}
+    ]
+    assert [m["id"] for m in target.get_messages()] == ["z"]
 
 
 # -- files that are not our queues: refused, never modified --------------------------------------
@@ -260,16 +351,19 @@ def test_lock_held_by_another_connection_times_out(tmp_path: Path, clock: FakeCl
 
 
 def test_other_operational_errors_are_storage_errors(tmp_path: Path) -> None:
-    with pytest.raises(StorageError, match="no such table"), backend_module._translated("f", 1):
+    translated = backend_module._Translated("f", 1, None)
+    with pytest.raises(StorageError, match="no such table"), translated:
         raise sqlite3.OperationalError("no such table: x")
-    with pytest.raises(StorageError, match="read-only"), backend_module._translated("f", 1):
+    with pytest.raises(StorageError, match="read-only"), translated:
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
 
 def test_failed_transaction_rolls_back(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A receive of two statements (no RETURNING) that fails half-way changes nothing."""
     queue = _queue(tmp_path / "queue.db", clock)
+    queue._backend._use_returning = False  # type: ignore[attr-defined]
     queue.add_messages([{"n": 1}, {"n": 2}], ["a", "b"])
 
     real_hide = backend_module.SqliteBackend._hide

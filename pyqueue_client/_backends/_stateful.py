@@ -7,9 +7,9 @@ A subclass supplies ``_transaction()`` (lock, load, yield the state, persist wha
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ContextManager, List, Optional, Sequence, Tuple
+from typing import ContextManager, List, Optional, Sequence
 
-from .._semantics import Clock, Counts, QueueState, Record
+from .._semantics import Clock, Counts, NewMessage, QueueState, Record
 from .._types import DeleteMessagesResult, MessageBody, QueueInfo, ReceivedMessage, StoredMessage
 
 __all__ = ["StatefulBackend"]
@@ -29,7 +29,7 @@ class StatefulBackend(ABC):
     def _info(self, counts: Counts) -> QueueInfo:
         """``get_queue_info``'s answer: the counts plus the backend's own keys."""
 
-    def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
+    def add_messages(self, items: Sequence[NewMessage]) -> List[str]:
         with self._transaction() as state:
             return state.add(items, self._clock())
 

@@ -29,10 +29,11 @@ import functools
 import re
 import ssl
 import warnings
-from typing import Any, Callable, Collection, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Collection, List, Optional, Sequence, Set, TypeVar
 
+from .. import _validation as check
 from .._errors import ConfigurationError
-from .._semantics import QueueState, Record, delete_each, utc_now
+from .._semantics import NewMessage, QueueState, Record, delete_each, utc_now
 from .._transport import wire
 from .._transport.http import HttpTransport
 from .._types import (
@@ -80,7 +81,7 @@ class RemoteHttpBackend:
 
     # -- adding and reading ---------------------------------------------------------------------
 
-    def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
+    def add_messages(self, items: Sequence[NewMessage]) -> List[str]:
         """Add each message under its id; the id the server answers with is the one returned."""
         return [
             wire.decode(self._send(wire.add_call(self._queue, item_id, body)), wire.message_id)
@@ -205,11 +206,11 @@ class RemoteHttpBackend:
         Ids already on the server are skipped. Returns how many messages were added.
         """
         present = set(self.check_existence([record["id"] for record in records]))
-        items: List[Tuple[str, MessageBody]] = []
+        items: List[NewMessage] = []
         for record in records:
             if record["id"] not in present:
                 present.add(record["id"])
-                items.append((record["id"], record["message_body"]))
+                items.append(NewMessage(record["id"], check.body_json(record["message_body"])))
         self.add_messages(items)
         return len(items)
 

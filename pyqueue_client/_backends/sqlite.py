@@ -6,6 +6,13 @@ NULL, kept exact by clearing expired timeouts at the start of each receive (thro
 partial index, ordered by expiry), so a receive costs O(log n) however deep the queue is and
 however many messages are in flight. Deleted messages leave the table.
 
+Every index costs pages in the write-ahead log on each commit, and commits bound the speed, so
+there are only these three and the unique ``(queue, id)``. A receipt handle ends with its row's
+``seq``, so a delete finds its row by primary key; handles copied in from other backends
+(``import_records``) are looked up in a small side table instead. A call that is one statement
+runs without ``BEGIN``/``COMMIT``: SQLite makes each statement atomic, and a writing statement
+takes the write lock before it reads, so it cannot act on a stale snapshot.
+
 WAL mode, a busy timeout (``lock_timeout``), one connection per thread, new connections after
 ``fork()``. ``durable`` picks ``synchronous=FULL`` (default) or ``NORMAL``. The schema is
 versioned with ``PRAGMA user_version`` and the file marked with ``PRAGMA application_id``, so a
@@ -23,10 +30,23 @@ import sqlite3
 import threading
 import weakref
 from datetime import timedelta
-from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
+from types import TracebackType
+from typing import (
+    Any,
+    ContextManager,
+    Generic,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from .._errors import LockTimeoutError, QueueCorruptedError, StorageError
-from .._semantics import Clock, Record, delete_each, format_time, record_from
+from .._semantics import Clock, NewMessage, Record, delete_each, format_time, record_from
 from .._storage.paths import check_queue_path
 from .._types import (
     DeleteMessagesResult,
@@ -38,17 +58,26 @@ from .._types import (
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 
-#: The schema this code writes; later versions migrate files from here.
-SCHEMA_VERSION = 1
+#: The schema this code writes; files of older versions are migrated when opened.
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of our databases ("PyQ1").
 APPLICATION_ID = 0x50795131
 #: RETURNING arrived in SQLite 3.35.0.
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_Value = TypeVar("_Value")
 # How many ids one ``IN (...)`` may bind; SQLite before 3.32 allowed 999 variables.
 _IN_CHUNK = 500
 
-_SCHEMA = """
+_IMPORTED_HANDLES = """
+CREATE TABLE imported_handles (
+    handle TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (handle, seq)
+) WITHOUT ROWID
+"""
+_SCHEMA = (
+    """
 CREATE TABLE messages (
     seq INTEGER PRIMARY KEY,
     queue TEXT NOT NULL,
@@ -64,11 +93,21 @@ CREATE UNIQUE INDEX messages_by_id ON messages (queue, id);
 CREATE INDEX messages_visible ON messages (queue, seq) WHERE invisible_until IS NULL;
 CREATE INDEX messages_hidden ON messages (queue, invisible_until)
     WHERE invisible_until IS NOT NULL;
-CREATE INDEX messages_never_received ON messages (queue, seq)
-    WHERE receive_count = 0 AND invisible_until IS NULL;
-CREATE UNIQUE INDEX messages_by_handle ON messages (receipt_handle)
-    WHERE receipt_handle IS NOT NULL;
 """
+    + _IMPORTED_HANDLES
+)
+# Version 1 indexed every receipt handle and every never-received message: two more pages in
+# the log per add, receive and delete. Its own handles already end with their seq; handles
+# copied in from elsewhere move to the side table.
+_MIGRATIONS = {
+    1: (
+        "DROP INDEX messages_never_received",
+        "DROP INDEX messages_by_handle",
+        _IMPORTED_HANDLES,
+        "INSERT INTO imported_handles (handle, seq) SELECT receipt_handle, seq FROM messages"
+        " WHERE receipt_handle IS NOT NULL AND receipt_handle NOT LIKE '%!_' || seq ESCAPE '!'",
+    ),
+}
 _COLUMNS = (
     "seq",
     "queue",
@@ -82,8 +121,14 @@ _COLUMNS = (
 )
 _STORED = "id, timestamp, body, receive_count, first_received_at, invisible_until"
 _PICK = (
-    "SELECT seq FROM messages INDEXED BY {index} WHERE queue = :queue AND invisible_until IS NULL"
-    "{only_new} ORDER BY seq LIMIT :limit"
+    "SELECT seq FROM messages INDEXED BY messages_visible"
+    " WHERE queue = :queue AND invisible_until IS NULL{only_new} ORDER BY seq LIMIT :limit"
+)
+# A delete finds its row by the seq its handle ends with, or through the side table. (NOT
+# INDEXED: otherwise SQLite may prefer walking the queue's ids to two primary-key lookups.)
+_DELETE_BY_HANDLE = (
+    "DELETE FROM messages NOT INDEXED WHERE queue = :queue AND receipt_handle = :handle AND seq IN"
+    " (SELECT :seq UNION ALL SELECT seq FROM imported_handles WHERE handle = :handle)"
 )
 
 
@@ -142,7 +187,7 @@ class SqliteBackend:
     def _open(self) -> sqlite3.Connection:
         _check_header(self._path)
         _check_writable(self._path)
-        with _translated(self._path, self._lock_timeout):
+        with _Translated(self._path, self._lock_timeout, None):
             # Each connection serves one thread; close() may run on another, hence the flag.
             connection = sqlite3.connect(
                 self._path,
@@ -162,7 +207,7 @@ class SqliteBackend:
     @contextlib.contextmanager
     def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         connection = self._connection()
-        with _translated(self._path, self._lock_timeout):
+        with _Translated(self._path, self._lock_timeout, None):
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield connection
@@ -171,6 +216,13 @@ class SqliteBackend:
                 raise
             connection.execute("COMMIT")
 
+    def _statements(self, count: int, write: bool = True) -> ContextManager[sqlite3.Connection]:
+        """A transaction around ``count`` statements, or none around one: SQLite makes a single
+        statement atomic by itself, and the ``BEGIN`` and ``COMMIT`` would cost two more calls."""
+        if count > 1:
+            return self._transaction(write)
+        return _Translated(self._path, self._lock_timeout, self._connection())
+
     def close(self) -> None:
         """Close every connection this process opened."""
         _close_connections(self._opened, self._opened_lock, self._pid)
@@ -178,19 +230,19 @@ class SqliteBackend:
 
     # -- adding and reading ---------------------------------------------------------------------
 
-    def add_messages(self, items: Sequence[Tuple[str, MessageBody]]) -> List[str]:
+    def add_messages(self, items: Sequence[NewMessage]) -> List[str]:
         now = format_time(self._clock())
-        rows = [(self._queue, item_id, now, json.dumps(body)) for item_id, body in items]
-        with self._transaction() as db:
+        rows = [(self._queue, item_id, now, body_json) for item_id, body_json in items]
+        with self._statements(len(rows)) as db:
             db.executemany(
                 "INSERT OR IGNORE INTO messages (queue, id, timestamp, body) VALUES (?, ?, ?, ?)",
                 rows,
             )
-        return [item_id for item_id, _ in items]
+        return [item.id for item in items]
 
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         limit = -1 if max_messages is None else max_messages
-        with self._transaction(write=False) as db:
+        with self._statements(1) as db:
             rows = db.execute(
                 f"SELECT {_STORED} FROM messages WHERE queue = ? ORDER BY seq LIMIT ? OFFSET ?",
                 (self._queue, limit, offset),
@@ -198,7 +250,7 @@ class SqliteBackend:
         return [_stored(row) for row in rows]
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
-        with self._transaction(write=False) as db:
+        with self._statements(1) as db:
             row = db.execute(
                 f"SELECT {_STORED} FROM messages WHERE queue = ? AND id = ?", (self._queue, item_id)
             ).fetchone()
@@ -207,7 +259,7 @@ class SqliteBackend:
     def check_existence(self, item_ids: Sequence[str]) -> List[str]:
         found: Set[str] = set()
         unique = list(dict.fromkeys(item_ids))
-        with self._transaction(write=False) as db:
+        with self._statements(-(-len(unique) // _IN_CHUNK), write=False) as db:
             for start in range(0, len(unique), _IN_CHUNK):
                 chunk = unique[start : start + _IN_CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -233,13 +285,15 @@ class SqliteBackend:
         now = format_time(moment)
         until = format_time(moment + timedelta(seconds=visibility_timeout))
         token = "receipt_" + secrets.token_urlsafe(18) + "_"
-        pick = _PICK.format(
-            index="messages_never_received" if only_new else "messages_visible",
-            only_new=" AND receive_count = 0" if only_new else "",
-        )
+        # only_new walks the visible index past messages received before: cheap while those are
+        # few, and it spares every add and receive the upkeep of an index of its own.
+        pick = _PICK.format(only_new=" AND receive_count = 0" if only_new else "")
         params = {"queue": self._queue, "limit": max_messages, "now": now, "until": until}
-        with self._transaction() as db:
+        # Clearing expired timeouts needs no transaction with the pick: it only makes visible
+        # what already is. With RETURNING, the pick and its update are then one statement.
+        with self._statements(1) as db:
             _expire(db, self._queue, now)
+        with self._statements(1 if self._use_returning else 2) as db:
             if delete_after_receive:
                 rows = self._take(db, pick, params)
             else:
@@ -282,22 +336,18 @@ class SqliteBackend:
         return rows
 
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
-        with self._transaction() as db:
+        with self._statements(len(receipt_handles)) as db:
 
             def delete_one(handle: str) -> bool:
-                return bool(
-                    db.execute(
-                        "DELETE FROM messages WHERE receipt_handle = ? AND queue = ?",
-                        (handle, self._queue),
-                    ).rowcount
-                )
+                params = {"queue": self._queue, "handle": handle, "seq": _handle_seq(handle)}
+                return bool(db.execute(_DELETE_BY_HANDLE, params).rowcount)
 
             return delete_each(receipt_handles, delete_one)
 
     # -- changing -------------------------------------------------------------------------------
 
     def remove_message(self, item_id: str) -> bool:
-        with self._transaction() as db:
+        with self._statements(1) as db:
             return bool(
                 db.execute(
                     "DELETE FROM messages WHERE queue = ? AND id = ?", (self._queue, item_id)
@@ -306,7 +356,7 @@ class SqliteBackend:
 
     def update_message(self, item_id: str, body: MessageBody) -> bool:
         now = format_time(self._clock())
-        with self._transaction() as db:
+        with self._statements(1) as db:
             return bool(
                 db.execute(
                     "UPDATE messages SET body = ?, timestamp = ? WHERE queue = ? AND id = ?",
@@ -315,11 +365,11 @@ class SqliteBackend:
             )
 
     def clear_queue(self) -> None:
-        with self._transaction() as db:
+        with self._statements(1) as db:
             db.execute("DELETE FROM messages WHERE queue = ?", (self._queue,))
 
     def cleanup_expired_messages(self) -> bool:
-        with self._transaction() as db:
+        with self._statements(1) as db:
             _expire(db, self._queue, format_time(self._clock()))
         return True
 
@@ -327,7 +377,7 @@ class SqliteBackend:
 
     def get_queue_info(self) -> QueueInfo:
         now = format_time(self._clock())
-        with self._transaction(write=False) as db:
+        with self._statements(1) as db:
             count, visible, never, receives = db.execute(
                 "SELECT COUNT(*),"
                 " TOTAL(invisible_until IS NULL OR invisible_until <= ?),"
@@ -357,7 +407,7 @@ class SqliteBackend:
 
     def queue_names(self) -> List[str]:
         """The names of the queues in this file that hold at least one message, sorted."""
-        with self._transaction(write=False) as db:
+        with self._statements(1) as db:
             return [row[0] for row in db.execute("SELECT DISTINCT queue FROM messages ORDER BY 1")]
 
     def with_queue(self, queue_name: str) -> SqliteBackend:
@@ -376,7 +426,7 @@ class SqliteBackend:
 
     def export_records(self) -> List[Record]:
         """Every message with all its tracking fields, in queue order."""
-        with self._transaction(write=False) as db:
+        with self._statements(1) as db:
             rows = db.execute(
                 f"SELECT {_STORED}, receipt_handle FROM messages WHERE queue = ? ORDER BY seq",
                 (self._queue,),
@@ -384,14 +434,18 @@ class SqliteBackend:
         return [_record(row) for row in rows]
 
     def import_records(self, records: Sequence[Record]) -> int:
-        """Append records as they are (ids kept); ids already present are skipped."""
+        """Append records as they are (ids kept); ids already present are skipped.
+
+        Their receipt handles keep working: each goes into the side table with its row's seq.
+        """
+        added = 0
         with self._transaction() as db:
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO messages (queue, id, timestamp, body, receive_count,"
-                " first_received_at, invisible_until, receipt_handle)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+            for record in records:
+                handle = record["current_receipt_handle"]
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO messages (queue, id, timestamp, body, receive_count,"
+                    " first_received_at, invisible_until, receipt_handle)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         self._queue,
                         record["id"],
@@ -400,12 +454,18 @@ class SqliteBackend:
                         record["receive_count"],
                         record["first_received_at"],
                         record["invisible_until"],
-                        record["current_receipt_handle"],
+                        handle,
+                    ),
+                )
+                if not cursor.rowcount:
+                    continue
+                added += 1
+                if handle is not None and _handle_seq(handle) != cursor.lastrowid:
+                    db.execute(
+                        "INSERT OR IGNORE INTO imported_handles (handle, seq) VALUES (?, ?)",
+                        (handle, cursor.lastrowid),
                     )
-                    for record in records
-                ],
-            )
-            return db.total_changes - before
+        return added
 
 
 # -- module helpers -------------------------------------------------------------------------------
@@ -424,12 +484,23 @@ def _close_connections(
 
 
 def _expire(db: sqlite3.Connection, queue: str, now: str) -> None:
-    """Make messages whose timeout has passed visible again (through the expiry index)."""
-    db.execute(
-        "UPDATE messages SET invisible_until = NULL"
-        " WHERE queue = ? AND invisible_until IS NOT NULL AND invisible_until <= ?",
-        (queue, now),
-    )
+    """Make messages whose timeout has passed visible again (through the expiry index).
+
+    Looking first is a read, which in WAL mode waits for no writer; most receives find nothing
+    to clear and so never take the write lock twice.
+    """
+    where = "WHERE queue = ? AND invisible_until IS NOT NULL AND invisible_until <= ?"
+    if db.execute(f"SELECT 1 FROM messages {where} LIMIT 1", (queue, now)).fetchone():
+        db.execute(f"UPDATE messages SET invisible_until = NULL {where}", (queue, now))
+
+
+def _handle_seq(handle: str) -> Optional[int]:
+    """The seq a receipt handle ends with (``..._<seq>``), or None."""
+    digits = handle[handle.rfind("_") + 1 :]
+    # isascii: int() would also read other scripts' digits; 18 digits always fit in 64 bits
+    if "_" in handle and digits.isdigit() and digits.isascii() and len(digits) <= 18:
+        return int(digits)
+    return None
 
 
 def _stored(row: Any) -> StoredMessage:
@@ -485,22 +556,21 @@ def _prepare(connection: sqlite3.Connection, path: str) -> None:
     """Check the database is ours (creating the schema in an empty one), then switch to WAL.
 
     The check only reads, so opening a queue never waits for another process's write; the write
-    lock is taken only to create the schema, and emptiness is checked again under it.
+    lock is taken only to create the schema or migrate an older one, and what was seen is
+    checked again under it.
     """
     if _is_empty(connection):
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with _write_lock(connection):
             if _is_empty(connection):
                 _create_schema(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
     connection.execute("BEGIN")
     try:
-        _check_schema(connection, path)
+        version = _check_schema(connection, path)
     finally:
         connection.execute("COMMIT")
+    if version < SCHEMA_VERSION:
+        with _write_lock(connection):
+            _migrate(connection, _check_schema(connection, path))
     if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         connection.execute("PRAGMA journal_mode = WAL")
 
@@ -520,18 +590,45 @@ def _create_schema(connection: sqlite3.Connection) -> None:
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _check_schema(connection: sqlite3.Connection, path: str) -> None:
+@contextlib.contextmanager
+def _write_lock(connection: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction, rolled back if its body fails."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _check_schema(connection: sqlite3.Connection, path: str) -> int:
+    """The schema version of one of our databases; anything else raises."""
     application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
     if application_id != APPLICATION_ID:
         raise QueueCorruptedError(path, "a SQLite database of another application")
     if version > SCHEMA_VERSION:
         raise QueueCorruptedError(
             path, f"schema version {version} is newer than this library's {SCHEMA_VERSION}"
         )
-    columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(messages)"))
-    if columns != _COLUMNS or version != SCHEMA_VERSION:
+    columns = _columns(connection, "messages")
+    handles = _columns(connection, "imported_handles")
+    if columns != _COLUMNS or version < 1 or (version >= 2 and handles != ("handle", "seq")):
         raise QueueCorruptedError(path, "its messages table is not of the expected shape")
+    return version
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> Tuple[str, ...]:
+    return tuple(row[1] for row in connection.execute(f"PRAGMA table_info({table})"))
+
+
+def _migrate(connection: sqlite3.Connection, version: int) -> None:
+    """Bring a database from ``version`` to ``SCHEMA_VERSION``, one step at a time."""
+    for step in range(version, SCHEMA_VERSION):
+        for statement in _MIGRATIONS[step]:
+            connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _check_writable(path: str) -> None:
@@ -552,17 +649,35 @@ def _read_only(path: str) -> StorageError:
     )
 
 
-@contextlib.contextmanager
-def _translated(path: str, lock_timeout: float) -> Iterator[None]:
-    """Turn ``sqlite3`` errors into our hierarchy, naming the file."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            raise LockTimeoutError(path, lock_timeout) from exc
-        if "readonly" in text or "read-only" in text:
-            raise _read_only(path) from exc
-        raise StorageError(f"cannot use queue file {path!r}: {text}", path) from exc
-    except sqlite3.DatabaseError as exc:
-        raise QueueCorruptedError(path, str(exc)) from exc
+class _Translated(Generic[_Value]):
+    """Turn ``sqlite3`` errors into our hierarchy, naming the file; ``with`` gives ``value``.
+
+    A class, not a generator: it wraps every call, and this form costs a fraction as much.
+    """
+
+    __slots__ = ("_lock_timeout", "_path", "_value")
+
+    def __init__(self, path: str, lock_timeout: float, value: _Value) -> None:
+        self._path = path
+        self._lock_timeout = lock_timeout
+        self._value = value
+
+    def __enter__(self) -> _Value:
+        return self._value
+
+    def __exit__(
+        self,
+        kind: Optional[Type[BaseException]],
+        error: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        path = self._path
+        if isinstance(error, sqlite3.OperationalError):
+            text = str(error)
+            if "locked" in text or "busy" in text:
+                raise LockTimeoutError(path, self._lock_timeout) from error
+            if "readonly" in text or "read-only" in text:
+                raise _read_only(path) from error
+            raise StorageError(f"cannot use queue file {path!r}: {text}", path) from error
+        if isinstance(error, sqlite3.DatabaseError):
+            raise QueueCorruptedError(path, str(error)) from error

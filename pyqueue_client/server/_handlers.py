@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .. import _validation as check
 from .._backends.sqlite import SqliteBackend
-from .._semantics import format_time, new_message_id
-from .._types import MessageBody, ReceivedMessage, StoredMessage
+from .._semantics import NewMessage, format_time, new_message_id
+from .._types import ReceivedMessage, StoredMessage
 from . import _shapes as shapes
 from ._auth import PERMISSIONS, WILDCARD, ApiKey
 from ._store import Store
@@ -147,7 +147,8 @@ def add_message(call: Call) -> JsonObject:
         or _storable(check.body_id(body), 'message_body["id"]')
         or new_message_id()
     )
-    call.store.run(call.queue, lambda backend: backend.add_messages([(chosen, body)]))
+    item = NewMessage(chosen, check.body_json(body, "message_body"))
+    call.store.run(call.queue, lambda backend: backend.add_messages([item]))
     return {"id": chosen, "status": "success", "receipt_handle": None}
 
 
@@ -210,7 +211,7 @@ def check_existence(call: Call) -> JsonObject:
 
 def update_message(call: Call) -> JsonObject:
     """``PUT /queues/{q}/messages/by-id/{id}``: replace a body, keep the tracking; 404 if absent."""
-    body = _message_body(json_body(call.body, call.content_type))
+    body = check.body(_message_body(json_body(call.body, call.content_type)), "message_body")
     item_id = call.params["id"]
     if not call.store.run(call.queue, lambda backend: backend.update_message(item_id, body)):
         raise HttpError(404, _NOT_FOUND)
@@ -256,8 +257,8 @@ def queue_health(call: Call) -> JsonObject:
 # -- request documents ---------------------------------------------------------------------------
 
 
-def _message_body(document: JsonObject) -> MessageBody:
-    """``message_body``: an object, or a string stored as ``{"content": string}``."""
+def _message_body(document: JsonObject) -> Mapping[str, Any]:
+    """``message_body``: an object, or a string stored as ``{"content": string}`` (unchecked)."""
     # The original client sends its own timestamp; the server stamps messages itself.
     _optional_text(document, "timestamp")
     if "message_body" not in document:
@@ -269,7 +270,7 @@ def _message_body(document: JsonObject) -> MessageBody:
         raise HttpError(
             422, f"message_body must be a JSON object or a string, not {json_type(value)}"
         )
-    return check.body(value, "message_body")
+    return value
 
 
 def _given_id(document: JsonObject) -> Optional[str]:
