@@ -1151,3 +1151,29 @@ def test_the_backend_can_be_built_alone() -> None:
     transport = HttpTransport("HTTPS://Example.com:8443/base/", None, 1.0)
     assert transport.base_url == "https://Example.com:8443/base"
     transport.close()
+
+
+class _RecordingSocket:
+    """Stands in for a connected socket: records each ``sendall``."""
+
+    def __init__(self) -> None:
+        self.writes: List[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+
+@pytest.mark.parametrize("body", [b'{"id":"a","message_body":{"n":1}}', None])
+def test_a_request_goes_out_in_one_write(body: Optional[bytes]) -> None:
+    """Headers and body together: one segment, one wake-up of the server per request."""
+    pool = ConnectionPool(None)
+    connection = pool.connect(_Target("http", "127.0.0.1:1", ""), timeout=1)
+    sock = _RecordingSocket()
+    connection.sock = sock
+    connection.request("POST", "/api/v1/queues/q/messages", body, {"X-API-Key": "k"})
+    assert len(sock.writes) == 1
+    head, _, sent_body = sock.writes[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /api/v1/queues/q/messages HTTP/1.1\r\n")
+    assert b"\r\nX-API-Key: k" in head
+    assert sent_body == (body or b"")
+    assert connection._held is None  # type: ignore[attr-defined]  # nothing held over

@@ -7,6 +7,7 @@ is a fake clock, so visibility timeouts are tested without sleeping.
 
 from __future__ import annotations
 
+import socketserver
 import threading
 import uuid
 from collections import Counter
@@ -125,6 +126,28 @@ def test_server_header_names_no_python_version(client: Client) -> None:
 
 
 # -- adding and peeking --------------------------------------------------------------------------
+
+
+def test_each_answer_goes_out_in_one_write(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Status line, headers and body together: one segment and one wake-up for the client."""
+    writes: List[bytes] = []
+    real_write = socketserver._SocketWriter.write  # type: ignore[attr-defined]
+
+    def recording(self: Any, data: bytes) -> int:
+        writes.append(bytes(data))
+        return int(real_write(self, data))
+
+    monkeypatch.setattr(socketserver._SocketWriter, "write", recording)  # type: ignore[attr-defined]
+    added = client.call("POST", f"{Q}/messages", {"message_body": {"n": 1}})
+    assert added.status == 200
+    missing = client.call("GET", f"{Q}/message/absent")
+    assert missing.status == 404
+    assert len(writes) == 2
+    for answer, reply in zip(writes, (added, missing)):
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 %d " % reply.status)
+        assert body
+        assert body == reply.raw
 
 
 def test_add_chooses_ids_like_the_library(client: Client) -> None:

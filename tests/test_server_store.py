@@ -1,5 +1,6 @@
-"""The server's storage: named queues sharing one database connection per storage thread, calls
-bounded in time, and the clock that lets a receive report the exact time it used.
+"""The server's storage: named queues sharing a few database connections among any number of
+threads, waits for a free one bounded in time, and the clock that lets a receive report the exact
+time it used.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -33,17 +35,76 @@ def test_named_queues_share_the_connections_of_one_backend(tmp_path: Path) -> No
     assert root._opened == []
 
 
-def test_store_calls_are_bounded(tmp_path: Path) -> None:
+def _hold_connection(store: Store, held: threading.Event, release: threading.Event) -> None:
+    """Borrow a connection of ``store`` and keep it until ``release``."""
+
+    def hold(backend: SqliteBackend) -> None:
+        with backend._statements(1):
+            held.set()
+            release.wait(10)
+
+    store.run("q", hold)
+
+
+def test_waiting_for_a_free_connection_is_bounded(tmp_path: Path) -> None:
     store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=1, call_timeout=0.2)
-    release = threading.Event()
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_connection, args=(store, held, release))
+    holder.start()
     try:
-        # The only storage thread is held up: the call waits 0.2 s, then the one behind it too.
-        with pytest.raises(LockTimeoutError):
-            store.run("q", lambda backend: release.wait(10))
-        with pytest.raises(LockTimeoutError):
+        assert held.wait(10)
+        # The only connection is borrowed: a call waits 0.2 s for it, then gives up.
+        with pytest.raises(LockTimeoutError) as caught:
             store.run("q", SqliteBackend.clear_queue)
+        assert caught.value.timeout == 0.2
+        release.set()
+        holder.join(10)
+        store.run("q", lambda backend: backend.add_messages([NewMessage("m", "{}")]))
+        assert store.run("q", lambda backend: backend.check_existence(["m"])) == ["m"]
     finally:
         release.set()
+        holder.join(10)
+        store.close()
+
+
+def test_close_waits_for_calls_in_progress(tmp_path: Path) -> None:
+    store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=2)
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_connection, args=(store, held, release))
+    holder.start()
+    assert held.wait(10)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive()  # the borrowed connection is still in use
+    release.set()
+    closer.join(10)
+    holder.join(10)
+    assert not closer.is_alive()
+    assert store._root._opened == []
+
+
+def test_calls_run_on_their_callers_threads_over_shared_connections(tmp_path: Path) -> None:
+    store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=2)
+    callers: List[str] = []
+    try:
+
+        def call(number: int) -> None:
+            def add(backend: SqliteBackend) -> None:
+                callers.append(threading.current_thread().name)
+                backend.add_messages([NewMessage(f"m{number}", "{}")])
+
+            store.run("q", add)
+
+        threads = [threading.Thread(target=call, args=(n,), name=f"t{n}") for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert sorted(callers) == sorted(f"t{n}" for n in range(12))
+        assert store.run("q", lambda backend: len(backend.get_messages(None))) == 12
+        assert len(store._root._opened) <= 2
+    finally:
         store.close()
 
 
@@ -53,8 +114,9 @@ def test_store_connections_stay_few(tmp_path: Path) -> None:
         for number in range(50):
             store.run(f"q{number}", lambda backend: backend.add_messages([NewMessage("m", "{}")]))
         assert len(store.queue_names()) == 50
-        # One connection per storage thread (and the one opened to check the file), not per queue.
-        assert len(store._root._opened) <= 3
+        # Sequential calls share one connection (the one opened to check the file), not one per
+        # queue.
+        assert len(store._root._opened) == 1
     finally:
         store.close()
 

@@ -33,6 +33,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import (
     Any,
+    Callable,
     ContextManager,
     Generic,
     Iterator,
@@ -154,6 +155,7 @@ class SqliteBackend:
         self._local = threading.local()
         self._opened: List[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        self._pool: Optional[_Pool] = None
         # a queue dropped without close() still closes its connections (and SQLite's files)
         self._finalizer = weakref.finalize(
             self, _close_connections, self._opened, self._opened_lock, self._pid
@@ -178,11 +180,31 @@ class SqliteBackend:
             )
         connection: Optional[sqlite3.Connection] = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self._open()
+            connection = self._open_counted()
             self._local.connection = connection
-            with self._opened_lock:
-                self._opened.append(connection)
         return connection
+
+    def _open_counted(self) -> sqlite3.Connection:
+        """A new connection, counted among those ``close()`` closes."""
+        connection = self._open()
+        with self._opened_lock:
+            self._opened.append(connection)
+        return connection
+
+    def share_connections(self, size: int, wait: float) -> None:
+        """Serve every thread from at most ``size`` shared connections, not one per thread.
+
+        For a server, whose request threads come and go with its clients: each call borrows a
+        connection for its statements and gives it back, so connections stay few and open, and
+        a call runs on its caller's thread with no hand-off. A call that finds all ``size`` in
+        use waits up to ``wait`` seconds, then raises ``LockTimeoutError``. Not after ``fork()``.
+        """
+        pool = _Pool(self._open_counted, size, wait, self._path)
+        opened: Optional[sqlite3.Connection] = getattr(self._local, "connection", None)
+        if opened is not None:
+            pool.give_back(opened, taken=False)  # the constructor's, adopted
+        self._local = threading.local()
+        self._pool = pool
 
     def _open(self) -> sqlite3.Connection:
         _check_header(self._path)
@@ -206,27 +228,39 @@ class SqliteBackend:
 
     @contextlib.contextmanager
     def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        with _Translated(self._path, self._lock_timeout, None):
-            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        pool = self._pool
+        connection = self._connection() if pool is None else pool.borrow()
+        try:
+            with _Translated(self._path, self._lock_timeout, None):
+                connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield connection
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+                connection.execute("COMMIT")
+        finally:
+            if pool is not None:
+                pool.give_back(connection)
 
     def _statements(self, count: int, write: bool = True) -> ContextManager[sqlite3.Connection]:
         """A transaction around ``count`` statements, or none around one: SQLite makes a single
         statement atomic by itself, and the ``BEGIN`` and ``COMMIT`` would cost two more calls."""
         if count > 1:
             return self._transaction(write)
-        return _Translated(self._path, self._lock_timeout, self._connection())
+        pool = self._pool
+        if pool is None:
+            return _Translated(self._path, self._lock_timeout, self._connection())
+        return _Translated(self._path, self._lock_timeout, pool.borrow(), pool.give_back)
 
     def close(self) -> None:
-        """Close every connection this process opened."""
+        """Close every connection this process opened (shared ones once they are given back)."""
+        if self._pool is not None:
+            self._pool.wait_idle()
         _close_connections(self._opened, self._opened_lock, self._pid)
         self._local = threading.local()
+        if self._pool is not None:
+            self._pool.forget()
 
     # -- adding and reading ---------------------------------------------------------------------
 
@@ -471,6 +505,53 @@ class SqliteBackend:
 # -- module helpers -------------------------------------------------------------------------------
 
 
+class _Pool:
+    """Connections any thread may borrow, at most ``size`` at a time (``share_connections``)."""
+
+    def __init__(
+        self, open_connection: Callable[[], sqlite3.Connection], size: int, wait: float, path: str
+    ) -> None:
+        self._open = open_connection
+        self._size = size
+        self._wait = wait
+        self._path = path
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: List[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def borrow(self) -> sqlite3.Connection:
+        """An idle connection (a new one if none is), waiting for a free slot up to ``wait``."""
+        if not self._slots.acquire(timeout=self._wait):
+            raise LockTimeoutError(self._path, self._wait)
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()  # the most recently used: its pages are warm
+        try:
+            return self._open()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def give_back(self, connection: sqlite3.Connection, taken: bool = True) -> None:
+        """Return a borrowed connection (or add one that was never borrowed: ``taken=False``)."""
+        with self._lock:
+            self._idle.append(connection)
+        if taken:
+            self._slots.release()
+
+    def wait_idle(self) -> None:
+        """Wait (up to ``wait``) until no connection is borrowed, and let none be borrowed."""
+        for _ in range(self._size):
+            if not self._slots.acquire(timeout=self._wait):
+                break
+
+    def forget(self) -> None:
+        """After the connections were closed: start again empty, every slot free."""
+        with self._lock:
+            self._idle.clear()
+            self._slots = threading.BoundedSemaphore(self._size)
+
+
 def _close_connections(
     opened: List[sqlite3.Connection], lock: threading.Lock, owner_pid: int
 ) -> None:
@@ -650,17 +731,25 @@ def _read_only(path: str) -> StorageError:
 
 
 class _Translated(Generic[_Value]):
-    """Turn ``sqlite3`` errors into our hierarchy, naming the file; ``with`` gives ``value``.
+    """Turn ``sqlite3`` errors into our hierarchy, naming the file; ``with`` gives ``value``,
+    and hands it to ``release`` (if any) on the way out.
 
     A class, not a generator: it wraps every call, and this form costs a fraction as much.
     """
 
-    __slots__ = ("_lock_timeout", "_path", "_value")
+    __slots__ = ("_lock_timeout", "_path", "_release", "_value")
 
-    def __init__(self, path: str, lock_timeout: float, value: _Value) -> None:
+    def __init__(
+        self,
+        path: str,
+        lock_timeout: float,
+        value: _Value,
+        release: Optional[Callable[[_Value], None]] = None,
+    ) -> None:
         self._path = path
         self._lock_timeout = lock_timeout
         self._value = value
+        self._release = release
 
     def __enter__(self) -> _Value:
         return self._value
@@ -671,6 +760,8 @@ class _Translated(Generic[_Value]):
         error: Optional[BaseException],
         traceback: Optional[TracebackType],
     ) -> None:
+        if self._release is not None:
+            self._release(self._value)
         path = self._path
         if isinstance(error, sqlite3.OperationalError):
             text = str(error)

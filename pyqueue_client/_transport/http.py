@@ -96,6 +96,46 @@ class _Failure(Exception):
         return isinstance(self.cause, _DROPPED) and (idempotent or not self.sent)
 
 
+class _OneWrite(http.client.HTTPConnection):
+    """Sends a request's headers and its body in one write.
+
+    ``http.client`` writes them apart: two segments, and the server wakes twice and reads twice
+    for every request. Only public methods are overridden: ``endheaders`` holds the body back,
+    and ``send``, which writes the headers, writes the body with them.
+    """
+
+    _held: Optional[bytes] = None
+
+    def endheaders(
+        self, message_body: Optional[object] = None, *, encode_chunked: bool = False
+    ) -> None:
+        """End the headers; a ``bytes`` body goes out in the same write."""
+        if isinstance(message_body, bytes) and message_body and not encode_chunked:
+            self._held = message_body
+            try:
+                super().endheaders()
+            finally:
+                self._held = None
+        else:
+            super().endheaders(message_body, encode_chunked=encode_chunked)  # type: ignore[arg-type]
+
+    def send(self, data: object) -> None:
+        """Write ``data`` (and the held body, if any) to the socket."""
+        # Taken before writing: connecting may send a proxy's CONNECT through here first.
+        held, self._held = self._held, None
+        if held is not None and isinstance(data, bytes):
+            data += held
+        super().send(data)  # type: ignore[arg-type]
+
+
+class _HttpConnection(_OneWrite):
+    """A plain connection that writes each request once."""
+
+
+class _HttpsConnection(_OneWrite, http.client.HTTPSConnection):
+    """A TLS connection that writes each request once."""
+
+
 class ConnectionPool:
     """Idle keep-alive connections per target: LIFO, thread-safe, at most ``size`` per target."""
 
@@ -110,11 +150,9 @@ class ConnectionPool:
         """A new connection to ``target`` (it connects when first used)."""
         connection: http.client.HTTPConnection
         if target.scheme == "https":
-            connection = http.client.HTTPSConnection(
-                target.host, timeout=timeout, context=self._tls_context()
-            )
+            connection = _HttpsConnection(target.host, timeout=timeout, context=self._tls_context())
         else:
-            connection = http.client.HTTPConnection(target.host, timeout=timeout)
+            connection = _HttpConnection(target.host, timeout=timeout)
         return connection
 
     def _tls_context(self) -> ssl.SSLContext:

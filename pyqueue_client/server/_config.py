@@ -34,7 +34,7 @@ class ServerConfig:
     - ``socket_timeout``: seconds a client may stay silent mid-request or idle between requests.
     - ``max_connections``: open connections beyond this are answered 503 and closed.
     - ``shutdown_timeout``: seconds a graceful stop waits for requests in flight.
-    - ``storage_workers``: threads (and SQLite connections) that run storage calls.
+    - ``storage_workers``: SQLite connections the request threads share (storage calls at once).
     - ``durable``, ``lock_timeout``: passed to the SQLite backend.
     - ``clock``: a naive-UTC clock for tests; the real time by default.
     """

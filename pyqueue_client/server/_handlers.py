@@ -188,7 +188,7 @@ def receive_messages(call: Call) -> JsonObject:
 
     def receive(backend: SqliteBackend) -> Tuple[List[ReceivedMessage], str]:
         received = backend.receive_messages(max_messages, timeout, delete, only_new)
-        # The very time the receive used, read back on the same storage thread.
+        # The very time the receive used, read back on the same thread.
         until = call.store.clock.last() + timedelta(seconds=timeout)
         return received, format_time(until)
 

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional, Set, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 from ._app import App, loggable_path
 from ._config import ServerConfig
@@ -344,9 +344,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         # Logged before the answer leaves, so the line exists once the client has the answer.
         self._log_access(response.status, len(payload))
-        self.end_headers()
+        # Headers and body in one write: one segment to send and one wake-up for the client,
+        # where end_headers() and a second write would cost two of each.
+        parts: List[bytes] = getattr(self, "_headers_buffer", [])
+        self._headers_buffer: List[bytes] = []
+        if self.request_version != "HTTP/0.9":  # (which has no status line or headers)
+            parts.append(b"\r\n")
         if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+            parts.append(payload)
+        self.wfile.write(b"".join(parts))
 
     def _drop_refused_body(self) -> None:
         """Read and drop what is left of a refused body, for a bounded time.

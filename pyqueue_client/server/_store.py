@@ -1,21 +1,21 @@
-"""The server's storage: every queue in one SQLite file, reached through a fixed pool of threads.
+"""The server's storage: every queue in one SQLite file, through a few shared connections.
 
-Request threads come and go with client connections; SQLite connections are per thread. So
-storage calls run on ``storage_workers`` long-lived threads instead: the number of open database
-connections stays fixed however many clients connect, and they are all closed on shutdown.
+Request threads come and go with client connections. Each storage call runs on its request's own
+thread (a hand-off to another thread would cost two thread wake-ups per request) and borrows one
+of at most ``storage_workers`` shared SQLite connections for its statements. The number of open
+database connections stays bounded however many clients connect, and they are all closed on
+shutdown, once the calls in progress have given theirs back.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Callable, List, TypeVar
 
 from .._backends.sqlite import SqliteBackend
-from .._errors import LockTimeoutError, StorageError
+from .._errors import StorageError
 from .._semantics import Clock
 
 __all__ = ["DATABASE_NAME", "RecordingClock", "Store"]
@@ -30,7 +30,7 @@ class RecordingClock:
     """A clock that remembers, per thread, the last time it gave.
 
     A receive reads the clock once and hides messages until that time plus the timeout; the
-    handler reads the same time back (on the same storage thread) to report it exactly.
+    handler reads the same time back (on the same thread) to report it exactly.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -49,7 +49,7 @@ class RecordingClock:
 
 
 class Store:
-    """Named queues in ``<data_dir>/queues.db``; ``run`` calls a backend on a storage thread."""
+    """Named queues in ``<data_dir>/queues.db``; ``run`` calls the backend of one of them."""
 
     def __init__(
         self,
@@ -68,34 +68,23 @@ class Store:
             ) from None
         self.path = os.path.join(data_dir, DATABASE_NAME)
         self.clock = clock
-        self._call_timeout = call_timeout
         # The queue name here is never used: every call goes through ``with_queue``.
         self._root = SqliteBackend(self.path, "default", clock, durable, lock_timeout)
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="pyqueue-storage")
+        # A call waits up to call_timeout for a free connection, then answers 503.
+        self._root.share_connections(workers, call_timeout)
 
     def run(self, queue: str, call: Callable[[SqliteBackend], _Result]) -> _Result:
-        """Run ``call`` on the backend of ``queue`` on a storage thread and return its result."""
-        return self._submit(lambda: call(self._root.with_queue(queue)))
+        """Run ``call`` on the backend of ``queue`` (on this thread) and return its result."""
+        return call(self._root.with_queue(queue))
 
     def queue_names(self) -> List[str]:
         """The names of the queues that hold messages, sorted."""
-        return self._submit(self._root.queue_names)
+        return self._root.queue_names()
 
     def healthy(self) -> bool:
         """Whether the database can be read now."""
-        return self._submit(self._root.health_check)
-
-    def _submit(self, call: Callable[[], _Result]) -> _Result:
-        future = self._executor.submit(call)
-        try:
-            return future.result(timeout=self._call_timeout)
-        except FutureTimeout:
-            # Not started: it never will. Started: it finishes on its own, like any request
-            # whose client went away.
-            future.cancel()
-            raise LockTimeoutError(self.path, self._call_timeout) from None
+        return self._root.health_check()
 
     def close(self) -> None:
         """Wait for the storage calls in progress, then close every database connection."""
-        self._executor.shutdown(wait=True)
         self._root.close()
