@@ -315,6 +315,11 @@ def _raw(server: QueueServer, head: bytes) -> bytes:
         (b"GET /health HTTP/1.1 extra\r\n\r\n", 400),
         (b"GET /health HTTX/1.1\r\n\r\n", 400),
         (b"GET /health HTTP/2.0\r\n\r\n", 505),
+        (b"GET /health HTTP/1.1\r\nNoColonHere\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nX-A : 1\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\n: no name\r\n\r\n", 400),
+        (b"GET /health HTTP/1.\xd9\xa1\r\n\r\n", 400),
         (b"GET /health\r\n\r\n", 400),
         (b"POST /health\r\n\r\n", 400),
         (

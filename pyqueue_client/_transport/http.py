@@ -24,7 +24,6 @@ never a body.
 from __future__ import annotations
 
 import http.client
-import io
 import ipaddress
 import logging
 import os
@@ -38,7 +37,6 @@ import urllib.request
 import warnings
 from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
-from urllib.response import addinfourl
 
 from .._errors import ConfigurationError, InsecureApiKeyWarning, RemoteError
 from . import wire
@@ -78,9 +76,43 @@ class _Target(NamedTuple):
 class _Request(urllib.request.Request):
     """A request that knows whether repeating it is harmless."""
 
-    def __init__(self, call: wire.Call, url: str, headers: Mapping[str, str]) -> None:
-        super().__init__(url, data=call.body, headers=dict(headers), method=call.method)
+    def __init__(self, call: wire.Call, url: str, headers: Mapping[str, str], host: str) -> None:
+        # origin_req_host given: urllib would parse the URL once more to find it
+        super().__init__(
+            url, data=call.body, headers=headers, origin_req_host=host, method=call.method
+        )
         self.idempotent = call.idempotent
+
+
+class _Answer:
+    """A whole response, as the opener hands it back: status, headers and the body read.
+
+    What ``addinfourl`` gives, without its file-wrapper machinery (which builds a wrapper
+    function on every attribute access).
+    """
+
+    def __init__(self, status: int, headers: http.client.HTTPMessage, url: str, body: bytes):
+        self.code = self.status = status
+        self.headers = headers
+        self.url = url
+        self._body = body
+
+    def read(self) -> bytes:
+        """The body."""
+        return self._body
+
+    def getcode(self) -> int:
+        """The status code, as ``addinfourl.getcode``."""
+        return self.code
+
+    def close(self) -> None:
+        """Nothing to release: the connection is back in the pool already."""
+
+    def __enter__(self) -> _Answer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class _Failure(Exception):
@@ -216,15 +248,15 @@ class KeepAliveHandler(urllib.request.AbstractHTTPHandler):
     http_request = urllib.request.AbstractHTTPHandler.do_request_
     https_request = urllib.request.AbstractHTTPHandler.do_request_
 
-    def http_open(self, req: urllib.request.Request) -> addinfourl:
+    def http_open(self, req: urllib.request.Request) -> _Answer:
         """Send ``req`` and read its whole response."""
         return self._send(req)
 
-    def https_open(self, req: urllib.request.Request) -> addinfourl:
+    def https_open(self, req: urllib.request.Request) -> _Answer:
         """Send ``req`` over TLS (through a CONNECT tunnel behind a proxy)."""
         return self._send(req)
 
-    def _send(self, req: urllib.request.Request) -> addinfourl:
+    def _send(self, req: urllib.request.Request) -> _Answer:
         tunnel: str = getattr(req, "_tunnel_host", None) or ""
         target = _Target(req.type, req.host, tunnel)
         headers, tunnel_headers = _split_headers(req, tunnel)
@@ -277,10 +309,11 @@ def _exchange(
     connection: http.client.HTTPConnection,
     req: urllib.request.Request,
     headers: Mapping[str, str],
-) -> addinfourl:
+) -> _Answer:
     """One request and its whole response, so the connection is free again afterwards."""
     connection.timeout = req.timeout
-    if connection.sock is not None:
+    # settimeout() costs a system call even when nothing changes
+    if connection.sock is not None and connection.sock.gettimeout() != req.timeout:
         connection.sock.settimeout(req.timeout)
     try:
         connection.request(req.get_method(), req.selector, req.data, headers)
@@ -291,7 +324,7 @@ def _exchange(
         body = response.read()
     except (OSError, http.client.HTTPException) as exc:
         raise _Failure(exc, sent=True) from exc
-    return addinfourl(io.BytesIO(body), response.msg, req.full_url, response.status)
+    return _Answer(response.status, response.msg, req.full_url, body)
 
 
 class HttpTransport:
@@ -310,6 +343,7 @@ class HttpTransport:
         pool_size: int = POOL_SIZE,
     ) -> None:
         self._base, scheme, host = _base_url(server_url)
+        self._host = host
         self._api_key = _checked_key(api_key)
         self._timeout = timeout
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
@@ -324,6 +358,10 @@ class HttpTransport:
                 stacklevel=5,  # the code that built the PyQueue
             )
         self._pool = ConnectionPool(ssl_context, pool_size)
+        # made once: the same two sets of headers go with every request
+        self._headers = {
+            has_body: wire.headers(self._api_key, has_body) for has_body in (False, True)
+        }
         self._opener = urllib.request.OpenerDirector()
         # ProxyHandler reads the proxy variables now, as every urllib opener does.
         for handler in (
@@ -341,11 +379,11 @@ class HttpTransport:
     def send(self, call: wire.Call) -> wire.Reply:
         """Send ``call`` and read the whole reply, whatever its status."""
         url = self._base + call.path
-        request = _Request(call, url, wire.headers(self._api_key, call.body is not None))
+        request = _Request(call, url, self._headers[call.body is not None], self._host)
         _log.debug("%s %s", call.method, url)
         started = time.perf_counter()
         try:
-            response: addinfourl = self._opener.open(request, timeout=self._timeout)
+            response: _Answer = self._opener.open(request, timeout=self._timeout)
             with response:
                 body = response.read()
         except (OSError, http.client.HTTPException) as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timedelta
 from typing import (
     Any,
@@ -149,9 +150,16 @@ class Reply(NamedTuple):
 # -- requests -------------------------------------------------------------------------------------
 
 
+#: Segments that percent-encoding leaves as they are (checked first: quote() is slower).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
 def _path(*segments: str, query: Optional[Mapping[str, _QueryValue]] = None) -> str:
     """``/seg/seg...`` with every segment percent-encoded, ``/`` included, plus the query."""
-    path = "".join("/" + quote(segment, safe="") for segment in segments)
+    path = "".join(
+        "/" + (segment if _UNRESERVED.fullmatch(segment) else quote(segment, safe=""))
+        for segment in segments
+    )
     if query:
         path += "?" + urlencode({name: _query_text(value) for name, value in query.items()})
     return path
