@@ -34,7 +34,7 @@ __all__ = [
     "reply",
 ]
 
-#: The test fixtures: recorded exchanges and a TLS certificate authority with a server certificate.
+#: The test fixtures, among them the recorded exchanges.
 DATA = Path(__file__).resolve().parent / "data"
 #: The API keys the captures were recorded with, by the name the captures use.
 TEST_KEYS: Mapping[str, str] = {
@@ -313,13 +313,13 @@ class ReplayServer(ManagedServer):
         return step
 
 
-def server_tls_context() -> ssl.SSLContext:
-    """The test server's TLS context: a certificate for localhost, 127.0.0.1 and ::1."""
+def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server-side TLS context presenting the certificate ``cert`` with its key ``key``."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(DATA / "tls" / "server.pem", DATA / "tls" / "server-key.pem")
+    context.load_cert_chain(cert, key)
     return context
 
 
-def client_tls_context() -> ssl.SSLContext:
-    """A client context that trusts the test certificate authority (and nothing else)."""
-    return ssl.create_default_context(cafile=str(DATA / "tls" / "ca.pem"))
+def client_tls_context(ca: Path) -> ssl.SSLContext:
+    """A client context that trusts the certificate authority ``ca`` (and nothing else)."""
+    return ssl.create_default_context(cafile=str(ca))

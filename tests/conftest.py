@@ -1,8 +1,10 @@
-"""Shared fixtures: a queue per backend for the contract suite, a controllable clock."""
+"""Shared fixtures: a queue per backend for the contract suite, a controllable clock, and the TLS
+tests' certificates."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -13,6 +15,8 @@ import pytest
 
 from pyqueue_client import PyQueue
 from pyqueue_client.server import QueueServer, ServerConfig
+
+from ._tls import FALLBACK, TlsFiles, make_tls_files
 
 #: The project root, so child processes import this checkout of the package.
 PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -99,6 +103,21 @@ def queue(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
     """A fresh, empty queue on each backend of the contract suite, driven by ``clock``."""
     with BACKENDS[request.param](tmp_path, clock) as made:
         yield made
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A private certificate authority and a server certificate it signed for ``localhost``,
+    ``127.0.0.1`` and ``::1``, made once a run with the ``openssl`` command line (EC P-256, valid
+    two days) in a temporary folder.
+
+    Where ``openssl`` is not on ``PATH``, the committed set in ``tests/data/tls/`` (the same
+    names, valid 2000-2100) is used instead, so the TLS tests still run.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return FALLBACK
+    return make_tls_files(openssl, tmp_path_factory.mktemp("tls"))
 
 
 def child_env() -> Dict[str, str]:

@@ -48,6 +48,7 @@ from ._replay_server import (
     reply,
     server_tls_context,
 )
+from ._tls import TlsFiles
 
 ADMIN = TEST_KEYS["admin"]
 EXCHANGES = load_exchanges()
@@ -63,6 +64,18 @@ def _no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture
+def server_tls(tls_files: TlsFiles) -> ssl.SSLContext:
+    """A replay server's TLS context, presenting the run's server certificate."""
+    return server_tls_context(tls_files.cert, tls_files.key)
+
+
+@pytest.fixture
+def client_tls(tls_files: TlsFiles) -> ssl.SSLContext:
+    """A client context trusting the run's certificate authority only."""
+    return client_tls_context(tls_files.ca)
 
 
 def _steps(*steps: Union[str, Exchange]) -> List[Exchange]:
@@ -971,13 +984,13 @@ def test_no_proxy_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(server.requests) == 1
 
 
-def test_https_goes_through_a_connect_tunnel(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_goes_through_a_connect_tunnel(
+    monkeypatch: pytest.MonkeyPatch, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
     step = EXCHANGES["json:get-message-by-id"]
-    with ForwardProxy() as proxy, ReplayServer(
-        [step], cycle=True, tls=server_tls_context()
-    ) as server:
+    with ForwardProxy() as proxy, ReplayServer([step], cycle=True, tls=server_tls) as server:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        with _queue(server.url, ssl_context=client_tls_context()) as queue:
+        with _queue(server.url, ssl_context=client_tls) as queue:
             for _ in range(3):
                 assert queue.get_message("0fe1de74-ac73-4ef9-9027-eb1d79ea15b8") is not None
     assert proxy.tunnels == [f"127.0.0.1:{server.port}"]  # one tunnel, kept alive
@@ -985,12 +998,14 @@ def test_https_goes_through_a_connect_tunnel(monkeypatch: pytest.MonkeyPatch) ->
     assert len(server.requests) == 3
 
 
-def test_proxy_credentials_go_to_the_proxy_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_proxy_credentials_go_to_the_proxy_only(
+    monkeypatch: pytest.MonkeyPatch, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
     step = EXCHANGES["json:get-message-by-id"]
-    with ForwardProxy() as proxy, ReplayServer([step], tls=server_tls_context()) as server:
+    with ForwardProxy() as proxy, ReplayServer([step], tls=server_tls) as server:
         address = proxy.url.replace("http://", "http://user:pass@")
         monkeypatch.setenv("HTTPS_PROXY", address)
-        with _queue(server.url, ssl_context=client_tls_context()) as queue:
+        with _queue(server.url, ssl_context=client_tls) as queue:
             assert queue.get_message("0fe1de74-ac73-4ef9-9027-eb1d79ea15b8") is not None
     assert proxy.credentials == ["Basic dXNlcjpwYXNz"]  # user:pass
     assert "proxy-authorization" not in server.requests[0].headers
@@ -999,9 +1014,9 @@ def test_proxy_credentials_go_to_the_proxy_only(monkeypatch: pytest.MonkeyPatch)
 # -- TLS ----------------------------------------------------------------------------------------
 
 
-def test_tls_is_verified_by_default() -> None:
+def test_tls_is_verified_by_default(server_tls: ssl.SSLContext) -> None:
     raises = pytest.raises(RemoteError, match="pass ssl_context=")
-    with _replaying([], tls=server_tls_context()) as (server, queue), raises as caught:
+    with _replaying([], tls=server_tls) as (server, queue), raises as caught:
         queue.get_message("a")
     assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
     assert server.requests == []
@@ -1009,11 +1024,13 @@ def test_tls_is_verified_by_default() -> None:
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_a_passed_ssl_context_that_trusts_the_server_works(host: str) -> None:
+def test_a_passed_ssl_context_that_trusts_the_server_works(
+    host: str, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
     step = EXCHANGES["json:get-message-by-id"]
-    with ReplayServer([step, step], tls=server_tls_context()) as server:
+    with ReplayServer([step, step], tls=server_tls) as server:
         url = f"https://{host}:{server.port}"
-        with _queue(url, ssl_context=client_tls_context()) as queue:
+        with _queue(url, ssl_context=client_tls) as queue:
             assert queue.get_message("0fe1de74-ac73-4ef9-9027-eb1d79ea15b8") is not None
             assert queue.get_message("0fe1de74-ac73-4ef9-9027-eb1d79ea15b8") is not None
     assert server.connections_opened == 1

@@ -26,10 +26,10 @@ from pyqueue_client._transport.http import POOL_SIZE
 from pyqueue_client.server import QueueServer, ServerConfig
 
 from ._server_support import ADMIN_KEY, config, port_of, running
+from ._tls import TlsFiles
 from ._workers import Worker, barrier_release, finish_all, kill_all, read_log, start
 from .conftest import child_env
 
-DATA = Path(__file__).resolve().parent / "data"
 #: The queue every test uses on its server.
 QUEUE = "e2e"
 #: The client's timeout for connecting and each read: far above any answer's time.
@@ -368,17 +368,19 @@ def _add_get_remove(queue: PyQueue, prefix: str, rounds: int) -> None:
 # -- TLS -----------------------------------------------------------------------------------------
 
 
-def _tls_config(tmp_path: Path) -> ServerConfig:
-    """The test config, serving https with the test certificate."""
-    return config(
-        tmp_path, tls_cert=str(DATA / "server-cert.pem"), tls_key=str(DATA / "server-key.pem")
-    )
+def _tls_config(tmp_path: Path, tls_files: TlsFiles) -> ServerConfig:
+    """The test config, serving https with the run's server certificate."""
+    return config(tmp_path, tls_cert=str(tls_files.cert), tls_key=str(tls_files.key))
 
 
-def test_tls_with_a_context_trusting_the_test_authority(tmp_path: Path) -> None:
+def test_tls_with_a_context_trusting_the_test_authority(
+    tmp_path: Path, tls_files: TlsFiles
+) -> None:
     """Over https with ``ssl_context`` trusting the test CA, the whole message cycle works."""
-    context = ssl.create_default_context(cafile=str(DATA / "server-ca.pem"))
-    with running(_tls_config(tmp_path)) as server, _client(server, ssl_context=context) as queue:
+    context = ssl.create_default_context(cafile=str(tls_files.ca))
+    with running(_tls_config(tmp_path, tls_files)) as server, _client(
+        server, ssl_context=context
+    ) as queue:
         assert server.url.startswith("https://127.0.0.1:")
         assert queue.health_check()
         assert queue.add_message({"secret": "over tls"}, "tls-1") == "tls-1"
@@ -389,17 +391,21 @@ def test_tls_with_a_context_trusting_the_test_authority(tmp_path: Path) -> None:
         _assert_empty(queue)
 
 
-def test_tls_without_trusting_the_authority_fails_verification(tmp_path: Path) -> None:
+def test_tls_without_trusting_the_authority_fails_verification(
+    tmp_path: Path, tls_files: TlsFiles
+) -> None:
     """Without ``ssl_context``, the test certificate is not trusted: a ``RemoteError`` says so."""
-    with running(_tls_config(tmp_path)) as server, _client(server) as queue:
+    with running(_tls_config(tmp_path, tls_files)) as server, _client(server) as queue:
         with pytest.raises(RemoteError, match="verify the TLS certificate") as raised:
             queue.add_message({"n": 1}, "never-sent")
         assert isinstance(raised.value.__cause__, ssl.SSLCertVerificationError)
         assert "ssl_context=" in str(raised.value)
         assert raised.value.status is None
     # Nothing reached the queue: check with a client that trusts the server.
-    context = ssl.create_default_context(cafile=str(DATA / "server-ca.pem"))
-    with running(_tls_config(tmp_path)) as server, _client(server, ssl_context=context) as queue:
+    context = ssl.create_default_context(cafile=str(tls_files.ca))
+    with running(_tls_config(tmp_path, tls_files)) as server, _client(
+        server, ssl_context=context
+    ) as queue:
         assert queue.get_message("never-sent") is None
 
 

@@ -5,15 +5,17 @@ a refused body for a bounded time.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import ssl
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Set, Tuple, cast
 
 import pytest
 
+from pyqueue_client.server import ServerConfig
 from pyqueue_client.server import _http as http_layer
 from pyqueue_client.server._http import Connections, HttpServer
 
@@ -27,8 +29,36 @@ from ._server_support import (
     running,
     status_of,
 )
+from ._tls import TlsFiles
 
-DATA = Path(__file__).resolve().parent / "data"
+#: The names the run's server certificate must carry, as ``getpeercert`` lists them (IPv6 short).
+SERVER_ALT_NAMES = {("DNS", "localhost"), ("IP Address", "127.0.0.1"), ("IP Address", "::1")}
+
+
+def _tls_config(tmp_path: Path, tls_files: TlsFiles, **changes: Any) -> ServerConfig:
+    """The test config with ``changes``, serving https with the run's server certificate."""
+    return config(tmp_path, tls_cert=str(tls_files.cert), tls_key=str(tls_files.key), **changes)
+
+
+def _presented(port: int, context: ssl.SSLContext) -> Tuple[bytes, Set[Tuple[str, str]]]:
+    """The certificate the server on 127.0.0.1:``port`` presents in a handshake verified by
+    ``context``: its DER bytes and its subjectAltName entries.
+    """
+    address = ("127.0.0.1", port)
+    with socket.create_connection(address, timeout=10) as raw, context.wrap_socket(
+        raw, server_hostname="127.0.0.1"
+    ) as sock:
+        der = sock.getpeercert(binary_form=True)
+        details = sock.getpeercert()
+    assert der is not None
+    assert details is not None
+    entries = cast(Tuple[Tuple[str, str], ...], details.get("subjectAltName", ()))
+    return der, {(kind, _short_form(kind, value)) for kind, value in entries}
+
+
+def _short_form(kind: str, value: str) -> str:
+    """An IP entry in its shortest form: ``getpeercert`` spells ``::1`` as ``0:0:0:0:0:0:0:1``."""
+    return str(ipaddress.ip_address(value)) if kind == "IP Address" else value
 
 
 @pytest.fixture
@@ -110,12 +140,9 @@ def test_standard_library_messages_are_escaped_debug_lines(
 
 
 def test_a_failed_tls_wrap_closes_the_connection(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tls_files: TlsFiles
 ) -> None:
-    settings = config(
-        tmp_path, tls_cert=str(DATA / "server-cert.pem"), tls_key=str(DATA / "server-key.pem")
-    )
-    with running(settings) as server:
+    with running(_tls_config(tmp_path, tls_files)) as server:
         httpd: HttpServer = server._httpd
         assert httpd.tls is not None
 
@@ -126,23 +153,34 @@ def test_a_failed_tls_wrap_closes_the_connection(
         with socket.create_connection(("127.0.0.1", port_of(server.url)), timeout=10) as sock:
             assert sock.recv(10) == b""
         monkeypatch.undo()
-        context = ssl.create_default_context(cafile=str(DATA / "server-ca.pem"))
+        context = ssl.create_default_context(cafile=str(tls_files.ca))
         with Client(server.url, context=context) as client:
             assert client.call("GET", "/health").status == 200
 
 
-def test_tls_connections_over_the_cap_are_closed(tmp_path: Path) -> None:
-    settings = config(
-        tmp_path,
-        tls_cert=str(DATA / "server-cert.pem"),
-        tls_key=str(DATA / "server-key.pem"),
-        max_connections=1,
-    )
-    context = ssl.create_default_context(cafile=str(DATA / "server-ca.pem"))
+def test_tls_connections_over_the_cap_are_closed(tmp_path: Path, tls_files: TlsFiles) -> None:
+    settings = _tls_config(tmp_path, tls_files, max_connections=1)
+    context = ssl.create_default_context(cafile=str(tls_files.ca))
     with running(settings) as server, Client(server.url, context=context) as first:
         assert first.call("GET", "/health").status == 200
         with socket.create_connection(("127.0.0.1", port_of(server.url)), timeout=10) as sock:
             assert sock.recv(10) == b""  # no answer: it would need a handshake first
+
+
+def test_the_server_presents_the_certificate_made_for_the_run(
+    tmp_path: Path, tls_files: TlsFiles
+) -> None:
+    """The certificate a TLS server presents is the fixture's, names every address the tests use,
+    and is trusted through the run's authority only: a default context refuses it.
+    """
+    with running(_tls_config(tmp_path, tls_files)) as server:
+        port = port_of(server.url)
+        trusting = ssl.create_default_context(cafile=str(tls_files.ca))
+        der, names = _presented(port, trusting)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            _presented(port, ssl.create_default_context())
+    assert der == ssl.PEM_cert_to_DER_cert(tls_files.cert.read_text(encoding="ascii"))
+    assert names == SERVER_ALT_NAMES
 
 
 def test_the_rest_of_a_refused_body_is_dropped_for_a_bounded_time(

@@ -28,11 +28,11 @@ from ._server_support import (
     server_process,
     status_of,
 )
+from ._tls import TlsFiles
 from .conftest import PYTHON, child_env
 
 pytestmark = pytest.mark.slow
 
-DATA = Path(__file__).resolve().parent / "data"
 Q = "/api/v1/queues/orders"
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM and SIGKILL are POSIX")
 
@@ -97,19 +97,19 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path: Path) -> None:
         assert client.call("GET", f"{Q}/message/inflight").status == 200
 
 
-def test_serve_with_tls(tmp_path: Path) -> None:
+def test_serve_with_tls(tmp_path: Path, tls_files: TlsFiles) -> None:
     args = [
         "--data",
         str(tmp_path / "data"),
         "--tls-cert",
-        str(DATA / "server-cert.pem"),
+        str(tls_files.cert),
         "--tls-key",
-        str(DATA / "server-key.pem"),
+        str(tls_files.key),
     ]
     with server_process(args, tmp_path) as child:
         key = child.read_key()
         assert child.url.startswith("https://127.0.0.1:")
-        context = ssl.create_default_context(cafile=str(DATA / "server-ca.pem"))
+        context = ssl.create_default_context(cafile=str(tls_files.ca))
         with Client(child.url, key, context=context) as client:
             assert client.call("GET", "/api/v1/auth/me").status == 200
 

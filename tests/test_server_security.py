@@ -41,11 +41,8 @@ from ._server_support import (
     status_of,
     write_key_file,
 )
+from ._tls import TlsFiles
 
-DATA = Path(__file__).resolve().parent / "data"
-TLS_CA = DATA / "server-ca.pem"
-TLS_CERT = DATA / "server-cert.pem"
-TLS_KEY = DATA / "server-key.pem"
 Q = "/api/v1/queues/orders"
 
 
@@ -516,9 +513,9 @@ def test_log_lines_cannot_be_forged(server: QueueServer, caplog: pytest.LogCaptu
 # -- TLS -----------------------------------------------------------------------------------------
 
 
-def test_tls(tmp_path: Path) -> None:
-    settings = config(tmp_path, tls_cert=str(TLS_CERT), tls_key=str(TLS_KEY))
-    context = ssl.create_default_context(cafile=str(TLS_CA))
+def test_tls(tmp_path: Path, tls_files: TlsFiles) -> None:
+    settings = config(tmp_path, tls_cert=str(tls_files.cert), tls_key=str(tls_files.key))
+    context = ssl.create_default_context(cafile=str(tls_files.ca))
     with running(settings) as started:
         assert started.url.startswith("https://127.0.0.1:")
         with Client(started.url, context=context) as client:
@@ -535,13 +532,14 @@ def test_tls(tmp_path: Path) -> None:
             assert client.call("GET", "/health").status == 200
 
 
-def test_tls_needs_a_loadable_pair(tmp_path: Path) -> None:
+def test_tls_needs_a_loadable_pair(tmp_path: Path, tls_files: TlsFiles) -> None:
+    cert, key = str(tls_files.cert), str(tls_files.key)
     with pytest.raises(ConfigurationError, match="both a certificate file and a key file"):
-        QueueServer(config(tmp_path, tls_cert=str(TLS_CERT)))
+        QueueServer(config(tmp_path, tls_cert=cert))
     with pytest.raises(ConfigurationError, match="cannot load the TLS certificate"):
-        QueueServer(config(tmp_path, tls_cert=str(TLS_CERT), tls_key=str(tmp_path / "no.pem")))
+        QueueServer(config(tmp_path, tls_cert=cert, tls_key=str(tmp_path / "no.pem")))
     with pytest.raises(ConfigurationError, match="cannot load the TLS certificate"):
-        QueueServer(config(tmp_path, tls_cert=str(TLS_KEY), tls_key=str(TLS_KEY)))
+        QueueServer(config(tmp_path, tls_cert=key, tls_key=key))
 
 
 # -- configuration -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 import weakref
 from datetime import timedelta
 from types import TracebackType
@@ -256,7 +257,8 @@ class SqliteBackend:
     def close(self) -> None:
         """Close every connection this process opened (shared ones once they are given back)."""
         if self._pool is not None:
-            self._pool.wait_idle()
+            # a call holds a connection for its statements: at most a lock wait, then some
+            self._pool.wait_idle(self._lock_timeout + 5.0)
         _close_connections(self._opened, self._opened_lock, self._pid)
         self._local = threading.local()
         if self._pool is not None:
@@ -539,10 +541,11 @@ class _Pool:
         if taken:
             self._slots.release()
 
-    def wait_idle(self) -> None:
-        """Wait (up to ``wait``) until no connection is borrowed, and let none be borrowed."""
+    def wait_idle(self, timeout: float) -> None:
+        """Wait (up to ``timeout`` in all) until no connection is borrowed; let none be borrowed."""
+        deadline = time.monotonic() + timeout
         for _ in range(self._size):
-            if not self._slots.acquire(timeout=self._wait):
+            if not self._slots.acquire(timeout=max(deadline - time.monotonic(), 0)):
                 break
 
     def forget(self) -> None:
