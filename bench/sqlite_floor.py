@@ -316,7 +316,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "",
         ]
         with open(args.output, "w", encoding="utf-8") as file:
-            file.write("\n".join(header) + table + "\n")
+            file.write("\n".join(header) + "\n" + table + "\n")
     return 0
 
 
