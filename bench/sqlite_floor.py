@@ -29,13 +29,14 @@ import argparse
 import importlib
 import json
 import os
-import platform
 import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from _report import machine_facts
 
 #: One operation: set up a queue in a folder, then run the timed part; returns seconds.
 Phase = Callable[[str, int], float]
@@ -301,16 +302,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     table = render(best)
     print(table)
     if args.output:
-        load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+        facts = machine_facts()
         header = [
             "# SQLite: each library against its own bare SQL",
             "",
-            f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+            f"- Date: {facts.date}",
             "- Command: `PYTHONPATH=. bench/.venv-litequeue/bin/python bench/sqlite_floor.py"
             + "".join(f" {arg}" for arg in (argv if argv is not None else sys.argv[1:]))
             + "`",
-            f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version},"
-            f" {os.cpu_count()} cores; load average at the end: {load}",
+            f"- {facts.python}, SQLite {sqlite3.sqlite_version}; {facts.cores} cores,"
+            f" {facts.cpu}; load average (1/5/15 min) at the end: {facts.load}",
             f"- N={args.n:,} per measurement, best of {args.rounds} rounds, the columns taking"
             " turns; synchronous=NORMAL, WAL.",
             "",
