@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
@@ -377,3 +378,62 @@ def test_failed_transaction_rolls_back(
         queue.receive_messages(max_messages=2)
     monkeypatch.undo()
     assert [m["receive_count"] for m in queue.get_messages()] == [0, 0]
+
+
+def test_a_migration_that_fails_leaves_the_old_file_as_it_was(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = _v1_copy(tmp_path)
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        # in the way of the migration's CREATE TABLE
+        db.execute("CREATE TABLE imported_handles (x)")
+    with pytest.raises(StorageError, match="already exists"):
+        _queue(path, clock, "jobs")
+    assert _pragma(path, "user_version") == 1
+    assert "messages_by_handle" in _schema_names(path)
+    assert _pragma(path, "integrity_check") == "ok"
+
+
+# -- connections shared by every thread (the server's) -----------------------------------------
+
+
+def _shared(tmp_path: Path, size: int, wait: float) -> backend_module.SqliteBackend:
+    backend = backend_module.SqliteBackend(
+        str(tmp_path / "queue.db"), "default", FakeClock(), durable=False
+    )
+    backend.share_connections(size, wait)
+    return backend
+
+
+def test_a_connection_that_cannot_open_frees_its_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = _shared(tmp_path, size=1, wait=0.2)
+    held = backend._pool.borrow()  # type: ignore[union-attr]  # the adopted connection
+    backend._pool.give_back(held)  # type: ignore[union-attr]
+    backend.close()  # the next call has to open a new connection
+    real_open = backend._open
+
+    def failing() -> sqlite3.Connection:
+        raise StorageError("cannot open", str(tmp_path))
+
+    monkeypatch.setattr(backend, "_open", failing)
+    with pytest.raises(StorageError, match="cannot open"):
+        backend.get_messages(None)
+    monkeypatch.setattr(backend, "_open", real_open)
+    assert backend.get_messages(None) == []  # the failed open did not keep the only slot
+    backend.close()
+
+
+def test_waiting_for_idle_connections_is_bounded(tmp_path: Path) -> None:
+    backend = _shared(tmp_path, size=2, wait=5)
+    pool = backend._pool
+    assert pool is not None
+    borrowed = pool.borrow()
+    started = time.monotonic()
+    pool.wait_idle(0.2)  # one is still borrowed: gives up after 0.2 s in all
+    assert 0.15 <= time.monotonic() - started < 2
+    pool.give_back(borrowed)
+    pool.forget()
+    backend.close()
+    assert backend._opened == []
