@@ -1,22 +1,24 @@
 """The SQLite backend: many named queues in one database file, fast at any depth.
 
 The queue rules of ``_semantics`` as SQL, each call atomic (one statement, or one
-``BEGIN IMMEDIATE`` transaction for batches). Visible messages are found through a partial index of rows whose ``invisible_until`` is
-NULL, kept exact by clearing expired timeouts at the start of each receive (through a second
-partial index, ordered by expiry), so a receive costs O(log n) however deep the queue is and
-however many messages are in flight. Deleted messages leave the table.
+``BEGIN IMMEDIATE`` transaction for batches). Visible messages are found through a partial
+index of rows whose ``invisible_until`` is NULL, kept exact by clearing expired timeouts at the
+start of each receive (through a second partial index, ordered by expiry), so a receive costs
+O(log n) however deep the queue is and however many messages are in flight. Deleted messages
+leave the table.
 
 Every index costs pages in the write-ahead log on each commit, and commits bound the speed, so
-there are only these three and the unique ``(queue, id)``. A receipt handle ends with its row's
-``seq``, so a delete finds its row by primary key; handles copied in from other backends
-(``import_records``) are looked up in a small side table instead. A call that is one statement
-runs without ``BEGIN``/``COMMIT``: SQLite makes each statement atomic, and a writing statement
-takes the write lock before it reads, so it cannot act on a stale snapshot.
+there are only the two partial indexes above and the unique ``(queue, id)``. A receipt handle
+ends with its row's ``seq``, so a delete finds its row by primary key; handles copied in from
+other backends (``import_records``) are looked up in a small side table instead. A call that is
+one statement runs without ``BEGIN``/``COMMIT``: SQLite makes each statement atomic, and a
+writing statement takes the write lock before it reads, so it cannot act on a stale snapshot.
 
-WAL mode, a busy timeout (``lock_timeout``), one connection per thread (or a few shared by every
-thread, for a server: ``share_connections``), new connections after ``fork()``. ``durable`` picks ``synchronous=FULL`` (default) or ``NORMAL``. The schema is
-versioned with ``PRAGMA user_version`` and the file marked with ``PRAGMA application_id``, so a
-database that is not ours is refused untouched.
+WAL mode, a busy timeout (``lock_timeout``), one connection per thread (or a few shared by
+every thread, for a server: ``share_connections``), new connections after ``fork()``.
+``durable`` picks ``synchronous=FULL`` (default) or ``NORMAL``. The schema is versioned with
+``PRAGMA user_version`` and the file marked with ``PRAGMA application_id``, so a database that
+is not ours is refused untouched.
 """
 
 from __future__ import annotations
