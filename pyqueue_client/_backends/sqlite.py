@@ -128,6 +128,7 @@ _PICK = (
     "SELECT seq FROM messages INDEXED BY messages_visible"
     " WHERE queue = :queue AND invisible_until IS NULL{only_new} ORDER BY seq LIMIT :limit"
 )
+_PICKS = {False: _PICK.format(only_new=""), True: _PICK.format(only_new=" AND receive_count = 0")}
 # A delete finds its row by the seq its handle ends with, or through the side table. (NOT
 # INDEXED: otherwise SQLite may prefer walking the queue's ids to two primary-key lookups.)
 _DELETE_BY_HANDLE = (
@@ -234,14 +235,8 @@ class SqliteBackend:
         pool = self._pool
         connection = self._connection() if pool is None else pool.borrow()
         try:
-            with _Translated(self._path, self._lock_timeout, None):
-                connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield connection
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-                connection.execute("COMMIT")
+            with _Translated(self._path, self._lock_timeout, None), _within(connection, write):
+                yield connection
         finally:
             if pool is not None:
                 pool.give_back(connection)
@@ -325,7 +320,7 @@ class SqliteBackend:
         token = "receipt_" + secrets.token_urlsafe(18) + "_"
         # only_new walks the visible index past messages received before: cheap while those are
         # few, and it spares every add and receive the upkeep of an index of its own.
-        pick = _PICK.format(only_new=" AND receive_count = 0" if only_new else "")
+        pick = _PICKS[only_new]
         params = {"queue": self._queue, "limit": max_messages, "now": now, "until": until}
         # Clearing expired timeouts needs no transaction with the pick: it only makes visible
         # what already is. With RETURNING, the pick and its update are then one statement.
@@ -646,16 +641,13 @@ def _prepare(connection: sqlite3.Connection, path: str) -> None:
     checked again under it.
     """
     if _is_empty(connection):
-        with _write_lock(connection):
+        with _within(connection, write=True):
             if _is_empty(connection):
                 _create_schema(connection)
-    connection.execute("BEGIN")
-    try:
+    with _within(connection, write=False):
         version = _check_schema(connection, path)
-    finally:
-        connection.execute("COMMIT")
     if version < SCHEMA_VERSION:
-        with _write_lock(connection):
+        with _within(connection, write=True):
             _migrate(connection, _check_schema(connection, path))
     if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         connection.execute("PRAGMA journal_mode = WAL")
@@ -677,9 +669,10 @@ def _create_schema(connection: sqlite3.Connection) -> None:
 
 
 @contextlib.contextmanager
-def _write_lock(connection: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction, rolled back if its body fails."""
-    connection.execute("BEGIN IMMEDIATE")
+def _within(connection: sqlite3.Connection, write: bool) -> Iterator[None]:
+    """A transaction (``BEGIN IMMEDIATE`` to write, which takes the write lock at once),
+    committed, or rolled back if its body fails."""
+    connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         yield
     except BaseException:
