@@ -201,6 +201,105 @@ def duplicates(items: Sequence[str]) -> Dict[str, int]:
     return {item: count for item, count in Counter(items).items() if count > 1}
 
 
+#: Upper bound for any group of children to finish; far above the normal run time.
+CHILD_TIMEOUT = 45.0
+
+
+def producer(
+    env: Dict[str, str],
+    workdir: Path,
+    queue: Path,
+    barrier: Path,
+    name: str,
+    prefix: str,
+    count: int,
+    *extra: str,
+) -> Worker:
+    """A ``produce`` child adding ``count`` messages ``<prefix>-<n>`` once ``barrier`` opens."""
+    return start(
+        env,
+        workdir,
+        name,
+        "produce",
+        str(queue),
+        f"--barrier={barrier}",
+        f"--name={name}",
+        f"--prefix={prefix}",
+        f"--count={count}",
+        *extra,
+    )
+
+
+def consumer(
+    env: Dict[str, str],
+    workdir: Path,
+    queue: Path,
+    barrier: Path,
+    done: Path,
+    name: str,
+    *extra: str,
+    deadline: float = 40,
+) -> Worker:
+    """A ``consume`` child receiving and deleting until ``done`` exists and its queue is empty;
+    it logs to ``<workdir>/<name>.log``."""
+    return start(
+        env,
+        workdir,
+        name,
+        "consume",
+        str(queue),
+        f"--barrier={barrier}",
+        f"--name={name}",
+        f"--log={workdir / f'{name}.log'}",
+        f"--done={done}",
+        f"--deadline={deadline:g}",
+        *extra,
+    )
+
+
+def release_and_finish(barrier: Path, workers: Sequence[Worker]) -> None:
+    """Release ``workers`` together and check they all exit cleanly within ``CHILD_TIMEOUT``."""
+    try:
+        barrier_release(barrier, [worker.name for worker in workers])
+        assert_clean_exit(workers, finish_all(workers, CHILD_TIMEOUT))
+    finally:
+        kill_all(workers)
+
+
+def run_producers_then_consumers(
+    barrier: Path, done: Path, producers: List[Worker], consumers: List[Worker]
+) -> None:
+    """Release all children at once, wait for the producers, signal ``done``, wait for the rest."""
+    try:
+        barrier_release(barrier, [worker.name for worker in producers + consumers])
+        assert_clean_exit(producers, finish_all(producers, CHILD_TIMEOUT))
+        done.touch()
+        assert_clean_exit(consumers, finish_all(consumers, CHILD_TIMEOUT))
+    finally:
+        kill_all(producers + consumers)
+
+
+def consumed(workdir: Path, consumers: Sequence[Worker]) -> Dict[str, List[str]]:
+    """Every consumer's logged ids by event (``received``, ``deleted``, ``stale``), merged."""
+    merged: Dict[str, List[str]] = {"received": [], "deleted": [], "stale": []}
+    for worker in consumers:
+        for event, ids in read_log(workdir / f"{worker.name}.log").items():
+            merged.setdefault(event, []).extend(ids)
+    return merged
+
+
+def assert_exactly_once(events: Dict[str, List[str]], sent: Set[str], context: str) -> None:
+    """Each sent id received once, deleted once, and no delete refused (long visibility)."""
+    deleted, received = events["deleted"], events["received"]
+    assert not duplicates(deleted), f"{context}: deleted twice: {duplicates(deleted)}"
+    assert not duplicates(received), f"{context}: received twice: {duplicates(received)}"
+    assert not events["stale"], f"{context}: fresh handles refused: {events['stale']}"
+    assert set(deleted) == sent, (
+        f"{context}: never deleted: {sorted(sent - set(deleted))[:20]}, "
+        f"unknown: {sorted(set(deleted) - sent)[:20]}"
+    )
+
+
 # -- parent side: crash loops ------------------------------------------------------------------
 
 #: Longest random wait between a churning child's first completed add and its SIGKILL.
@@ -255,6 +354,37 @@ def crash_round(log: Path) -> CrashRound:
     return CrashRound(
         *(set(events.get(name, [])) for name in ("adding", "added", "deleting", "deleted"))
     )
+
+
+def kill_and_record(
+    env: Dict[str, str],
+    workdir: Path,
+    queue: Path,
+    number: int,
+    seed: int,
+    delay: float,
+    options: Sequence[str],
+    history: CrashRound,
+    context: str,
+) -> None:
+    """One round of a crash loop: churn, SIGKILL after ``delay``, add the child's log to
+    ``history``. The child must have died by the kill after completing at least one add."""
+    worker = churn_and_kill(env, workdir, queue, number, seed, delay, options)
+    assert worker.process.returncode == KILLED, f"{context}: {worker.describe()}"
+    logged = crash_round(workdir / f"churn{number}.log")
+    assert logged.added, f"{context}: the child never completed an add"
+    for seen, new in zip(history, logged):
+        seen.update(new)
+
+
+def assert_matches_history(ids: Set[str], history: CrashRound, context: str) -> None:
+    """The queue after the kills agrees with what the killed children logged."""
+    lost = history.added - history.deleting - ids
+    assert not lost, f"{context}: added, never deleted, but gone: {sorted(lost)}"
+    back = history.deleted & ids
+    assert not back, f"{context}: deleted (delete_message returned True) yet present: {back}"
+    unknown = ids - history.adding
+    assert not unknown, f"{context}: in the queue but never added: {sorted(unknown)}"
 
 
 # -- child side: the commands ----------------------------------------------------------------

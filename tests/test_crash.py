@@ -27,12 +27,11 @@ import pytest
 from pyqueue_client import PyQueue
 
 from ._workers import (
-    KILLED,
     MAX_KILL_DELAY,
     CrashRound,
-    churn_and_kill,
-    crash_round,
+    assert_matches_history,
     crash_seed,
+    kill_and_record,
 )
 from .conftest import child_env
 
@@ -88,24 +87,15 @@ def test_sigkill_at_random_moments_never_corrupts_or_loses(tmp_path: Path, durab
     for number in range(KILLS):
         context = f"seed {seed}, kill {number + 1} of {KILLS}"
         delay = delays(0, MAX_KILL_DELAY)
-        worker = churn_and_kill(child_env(), tmp_path, queue_file, number, seed, delay, options)
-        assert worker.process.returncode == KILLED, f"{context}: {worker.describe()}"
-        logged = crash_round(tmp_path / f"churn{number}.log")
-        assert logged.added, f"{context}: the child never completed an add"
-        for seen, new in zip(history, logged):
-            seen.update(new)
+        env = child_env()
+        kill_and_record(env, tmp_path, queue_file, number, seed, delay, options, history, context)
 
         if durable:  # renamed over, never moved aside: readable without any recovery
             assert queue_file.exists(), f"{context}: the queue file is missing"
             _file_ids(queue_file, context)
         ids = _fresh_queue_ids(queue_file, context)
         assert ids == set(_file_ids(queue_file, context)), context
-        lost = history.added - history.deleting - ids
-        assert not lost, f"{context}: added, never deleted, but gone: {sorted(lost)}"
-        back = history.deleted & ids
-        assert not back, f"{context}: deleted (delete_message returned True) yet present: {back}"
-        unknown = ids - history.adding
-        assert not unknown, f"{context}: in the queue but never added: {sorted(unknown)}"
+        assert_matches_history(ids, history, context)
         leftovers[number + 1] = _leftovers(tmp_path, queue_file)
     # Shown with ``pytest -rP``: what killed writers left next to the queue file.
     print(f"seed {seed}; hidden files after each kill: {leftovers}")

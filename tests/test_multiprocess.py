@@ -21,16 +21,18 @@ from pyqueue_client import LockTimeoutError, PyQueue
 
 from ._workers import (
     CHILD_CWD,
+    CHILD_TIMEOUT,
     EXIT_OK,
     FORK_LOCK_TIMEOUT,
     SCRIPT,
     Worker,
-    assert_clean_exit,
-    barrier_release,
+    assert_exactly_once,
+    consumed,
+    consumer,
     duplicates,
-    finish_all,
-    kill_all,
-    read_log,
+    producer,
+    release_and_finish,
+    run_producers_then_consumers,
     start,
     wait_for,
 )
@@ -38,56 +40,12 @@ from .conftest import child_env
 
 pytestmark = pytest.mark.slow
 
-#: Upper bound for any group of children to finish; far above the normal run time.
-CHILD_TIMEOUT = 45.0
-
 
 def _ids_in_file(path: Path) -> List[str]:
     """The ids in the queue file, parsed as plain JSON (not through the library)."""
     records = json.loads(path.read_bytes())
     assert isinstance(records, list), f"{path} holds {type(records).__name__}, not a list"
     return [record["id"] for record in records]
-
-
-def _start_producers(
-    workdir: Path, queue_file: Path, barrier: Path, count: int, per_producer: int
-) -> List[Worker]:
-    env = child_env()
-    return [
-        start(
-            env,
-            workdir,
-            f"producer{index}",
-            "produce",
-            str(queue_file),
-            f"--barrier={barrier}",
-            f"--name=producer{index}",
-            f"--prefix=p{index}",
-            f"--count={per_producer}",
-        )
-        for index in range(count)
-    ]
-
-
-def _start_consumers(
-    workdir: Path, queue_file: Path, barrier: Path, done: Path, count: int
-) -> List[Worker]:
-    env = child_env()
-    return [
-        start(
-            env,
-            workdir,
-            f"consumer{index}",
-            "consume",
-            str(queue_file),
-            f"--barrier={barrier}",
-            f"--name=consumer{index}",
-            f"--log={workdir / f'consumer{index}.log'}",
-            f"--done={done}",
-            "--deadline=30",
-        )
-        for index in range(count)
-    ]
 
 
 def test_four_producers_four_consumers_consume_each_message_exactly_once(tmp_path: Path) -> None:
@@ -100,28 +58,19 @@ def test_four_producers_four_consumers_consume_each_message_exactly_once(tmp_pat
     barrier, done = tmp_path / "barrier", tmp_path / "producers-done"
     barrier.mkdir()
     PyQueue(queue_file).close()  # create the file once, before the race
-    producers = _start_producers(tmp_path, queue_file, barrier, count=4, per_producer=250)
-    consumers = _start_consumers(tmp_path, queue_file, barrier, done, count=4)
-    try:
-        barrier_release(barrier, [worker.name for worker in producers + consumers])
-        assert_clean_exit(producers, finish_all(producers, CHILD_TIMEOUT))
-        done.touch()
-        assert_clean_exit(consumers, finish_all(consumers, CHILD_TIMEOUT))
-    finally:
-        kill_all(producers + consumers)
+    env = child_env()
+    producers = [
+        producer(env, tmp_path, queue_file, barrier, f"producer{index}", f"p{index}", 250)
+        for index in range(4)
+    ]
+    consumers = [
+        consumer(env, tmp_path, queue_file, barrier, done, f"consumer{index}", deadline=30)
+        for index in range(4)
+    ]
+    run_producers_then_consumers(barrier, done, producers, consumers)
 
-    sent = {f"p{producer}-{number}" for producer in range(4) for number in range(250)}
-    logs = [read_log(tmp_path / f"{worker.name}.log") for worker in consumers]
-    received = [item for log in logs for item in log.get("received", [])]
-    deleted = [item for log in logs for item in log.get("deleted", [])]
-    stale = [item for log in logs for item in log.get("stale", [])]
-    assert not duplicates(deleted), f"deleted more than once: {duplicates(deleted)}"
-    assert not duplicates(received), f"received more than once: {duplicates(received)}"
-    assert not stale, f"delete_message returned False for fresh handles: {stale}"
-    assert set(deleted) == sent, (
-        f"never deleted: {sorted(sent - set(deleted))[:20]}, "
-        f"unknown: {sorted(set(deleted) - sent)[:20]}"
-    )
+    sent = {f"p{number}-{item}" for number in range(4) for item in range(250)}
+    assert_exactly_once(consumed(tmp_path, consumers), sent, "one queue")
     assert _ids_in_file(queue_file) == []
     with PyQueue(queue_file) as queue:
         assert queue.health_check()
@@ -135,25 +84,19 @@ def _run_adders(tmp_path: Path, prefixes: List[str], per_worker: int) -> None:
     PyQueue(queue_file).close()
     env = child_env()
     workers = [
-        start(
+        producer(
             env,
             tmp_path,
+            queue_file,
+            barrier,
             f"adder{index}",
-            "produce",
-            str(queue_file),
-            f"--barrier={barrier}",
-            f"--name=adder{index}",
-            f"--prefix={prefix}",
-            f"--count={per_worker}",
+            prefix,
+            per_worker,
             f"--shuffle-seed={index}",
         )
         for index, prefix in enumerate(prefixes)
     ]
-    try:
-        barrier_release(barrier, [worker.name for worker in workers])
-        assert_clean_exit(workers, finish_all(workers, CHILD_TIMEOUT))
-    finally:
-        kill_all(workers)
+    release_and_finish(barrier, workers)
 
 
 def test_eight_processes_adding_distinct_ids_lose_nothing(tmp_path: Path) -> None:

@@ -31,12 +31,11 @@ import pytest
 from pyqueue_client import PyQueue
 
 from ._workers import (
-    KILLED,
     MAX_KILL_DELAY,
     CrashRound,
-    churn_and_kill,
-    crash_round,
+    assert_matches_history,
     crash_seed,
+    kill_and_record,
 )
 from .conftest import child_env
 
@@ -111,22 +110,13 @@ def test_sigkill_at_random_moments_never_corrupts_or_loses(tmp_path: Path, durab
     for number in range(KILLS):
         context = f"seed {seed}, kill {number + 1} of {KILLS}"
         delay = delays(0, MAX_KILL_DELAY)
-        worker = churn_and_kill(child_env(), tmp_path, database, number, seed, delay, options)
-        assert worker.process.returncode == KILLED, f"{context}: {worker.describe()}"
-        logged = crash_round(tmp_path / f"churn{number}.log")
-        assert logged.added, f"{context}: the child never completed an add"
-        for seen, new in zip(history, logged):
-            seen.update(new)
+        env = child_env()
+        kill_and_record(env, tmp_path, database, number, seed, delay, options, history, context)
 
         wal_sizes[number + 1] = _wal_bytes(database)
         raw = _raw_ids(database, context)
         ids = _fresh_queue_ids(database, context)
         assert ids == set(raw), f"{context}: the library and sqlite3 disagree"
-        lost = history.added - history.deleting - ids
-        assert not lost, f"{context}: added, never deleted, but gone: {sorted(lost)}"
-        back = history.deleted & ids
-        assert not back, f"{context}: deleted (delete_message returned True) yet present: {back}"
-        unknown = ids - history.adding
-        assert not unknown, f"{context}: in the queue but never added: {sorted(unknown)}"
+        assert_matches_history(ids, history, context)
     # Shown with ``pytest -rP``: how much of the database each killed child left in the WAL.
     print(f"seed {seed}; -wal bytes after each kill: {wal_sizes}")

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence, Set
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -28,16 +28,18 @@ from pyqueue_client import LockTimeoutError, PyQueue
 
 from ._workers import (
     CHILD_CWD,
+    CHILD_TIMEOUT,
     EXIT_OK,
     FORK_LOCK_TIMEOUT,
     SCRIPT,
     Worker,
-    assert_clean_exit,
-    barrier_release,
+    assert_exactly_once,
+    consumed,
+    consumer,
     duplicates,
-    finish_all,
-    kill_all,
-    read_log,
+    producer,
+    release_and_finish,
+    run_producers_then_consumers,
     start,
     wait_for,
 )
@@ -45,8 +47,6 @@ from .conftest import child_env
 
 pytestmark = pytest.mark.slow
 
-#: Upper bound for any group of children to finish; far above the normal run time.
-CHILD_TIMEOUT = 45.0
 #: The unprivileged user (and group) the read-only checks run as: ``nobody`` on most systems.
 NOBODY = 65534
 #: A second unprivileged user, for a database owned by ``NOBODY`` and read by someone else.
@@ -94,18 +94,8 @@ def _producer(
     workdir: Path, database: Path, barrier: Path, name: str, prefix: str, count: int, *extra: str
 ) -> Worker:
     """A ``produce`` child adding ``count`` messages ``<prefix>-<n>`` to the sqlite queue."""
-    return start(
-        child_env(),
-        workdir,
-        name,
-        "produce",
-        str(database),
-        "--queue-type=sqlite",
-        f"--barrier={barrier}",
-        f"--name={name}",
-        f"--prefix={prefix}",
-        f"--count={count}",
-        *extra,
+    return producer(
+        child_env(), workdir, database, barrier, name, prefix, count, "--queue-type=sqlite", *extra
     )
 
 
@@ -113,54 +103,8 @@ def _consumer(
     workdir: Path, database: Path, barrier: Path, done: Path, name: str, *extra: str
 ) -> Worker:
     """A ``consume`` child receiving and deleting until ``done`` exists and its queue is empty."""
-    return start(
-        child_env(),
-        workdir,
-        name,
-        "consume",
-        str(database),
-        "--queue-type=sqlite",
-        f"--barrier={barrier}",
-        f"--name={name}",
-        f"--log={workdir / f'{name}.log'}",
-        f"--done={done}",
-        "--deadline=40",
-        *extra,
-    )
-
-
-def _run_producers_then_consumers(
-    barrier: Path, done: Path, producers: List[Worker], consumers: List[Worker]
-) -> None:
-    """Release all children at once, wait for the producers, signal ``done``, wait for the rest."""
-    try:
-        barrier_release(barrier, [worker.name for worker in producers + consumers])
-        assert_clean_exit(producers, finish_all(producers, CHILD_TIMEOUT))
-        done.touch()
-        assert_clean_exit(consumers, finish_all(consumers, CHILD_TIMEOUT))
-    finally:
-        kill_all(producers + consumers)
-
-
-def _consumed(workdir: Path, consumers: Sequence[Worker]) -> Dict[str, List[str]]:
-    """Every consumer's logged ids by event (``received``, ``deleted``, ``stale``), merged."""
-    merged: Dict[str, List[str]] = {"received": [], "deleted": [], "stale": []}
-    for worker in consumers:
-        for event, ids in read_log(workdir / f"{worker.name}.log").items():
-            merged.setdefault(event, []).extend(ids)
-    return merged
-
-
-def _assert_exactly_once(consumed: Dict[str, List[str]], sent: Set[str], context: str) -> None:
-    """Each sent id received once, deleted once, and no delete refused (60 s visibility)."""
-    deleted, received = consumed["deleted"], consumed["received"]
-    assert not duplicates(deleted), f"{context}: deleted twice: {duplicates(deleted)}"
-    assert not duplicates(received), f"{context}: received twice: {duplicates(received)}"
-    assert not consumed["stale"], f"{context}: fresh handles refused: {consumed['stale']}"
-    assert set(deleted) == sent, (
-        f"{context}: never deleted: {sorted(sent - set(deleted))[:20]}, "
-        f"unknown: {sorted(set(deleted) - sent)[:20]}"
-    )
+    sqlite = "--queue-type=sqlite"
+    return consumer(child_env(), workdir, database, barrier, done, name, sqlite, *extra)
 
 
 # -- exactly once, racing adds, named queues -------------------------------------------------
@@ -184,10 +128,10 @@ def test_four_producers_four_consumers_consume_each_message_exactly_once(tmp_pat
     consumers = [
         _consumer(tmp_path, database, barrier, done, f"consumer{index}") for index in range(4)
     ]
-    _run_producers_then_consumers(barrier, done, producers, consumers)
+    run_producers_then_consumers(barrier, done, producers, consumers)
 
-    sent = {f"p{producer}-{number}" for producer in range(4) for number in range(500)}
-    _assert_exactly_once(_consumed(tmp_path, consumers), sent, "one queue")
+    sent = {f"p{index}-{number}" for index in range(4) for number in range(500)}
+    assert_exactly_once(consumed(tmp_path, consumers), sent, "one queue")
     assert _ids_in_database(database) == []
     assert _integrity(database) == ["ok"]
     with _sqlite_queue(database) as queue:
@@ -212,11 +156,7 @@ def _run_adders(tmp_path: Path, prefixes: List[str], per_worker: int) -> Path:
         )
         for index, prefix in enumerate(prefixes)
     ]
-    try:
-        barrier_release(barrier, [worker.name for worker in workers])
-        assert_clean_exit(workers, finish_all(workers, CHILD_TIMEOUT))
-    finally:
-        kill_all(workers)
+    release_and_finish(barrier, workers)
     assert _integrity(database) == ["ok"]
     return database
 
@@ -272,15 +212,15 @@ def test_two_named_queues_in_one_file_stay_separate_across_processes(tmp_path: P
             _consumer(tmp_path, database, barrier, done, f"{name}-consumer{i}", option)
             for i in range(2)
         ]
-    _run_producers_then_consumers(barrier, done, producers, consumers)
+    run_producers_then_consumers(barrier, done, producers, consumers)
 
     for name in ("a", "b"):
         mine = [worker for worker in consumers if worker.name.startswith(f"{name}-")]
-        consumed = _consumed(tmp_path, mine)
-        foreign = [item for item in consumed["received"] if not item.startswith(name)]
+        events = consumed(tmp_path, mine)
+        foreign = [item for item in events["received"] if not item.startswith(name)]
         assert not foreign, f"queue {name!r} handed out another queue's messages: {foreign[:20]}"
-        sent = {f"{name}{producer}-{number}" for producer in range(2) for number in range(150)}
-        _assert_exactly_once(consumed, sent, f"queue {name!r}")
+        sent = {f"{name}{index}-{number}" for index in range(2) for number in range(150)}
+        assert_exactly_once(events, sent, f"queue {name!r}")
         assert _ids_in_database(database, name) == []
     assert _integrity(database) == ["ok"]
 
