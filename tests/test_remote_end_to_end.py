@@ -14,7 +14,6 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Set, Tuple
@@ -27,7 +26,13 @@ from pyqueue_client.server import QueueServer, ServerConfig
 
 from ._server_support import ADMIN_KEY, config, port_of, running
 from ._tls import TlsFiles
-from ._workers import Worker, barrier_release, finish_all, kill_all, read_log, start
+from ._workers import (
+    assert_exactly_once,
+    consumed,
+    consumer,
+    producer,
+    run_producers_then_consumers,
+)
 from .conftest import child_env
 
 #: The queue every test uses on its server.
@@ -79,11 +84,6 @@ def _run_threads(bodies: Sequence[Callable[[], None]], timeout: float = WAIT) ->
         raise errors[0]
 
 
-def _duplicates(ids: Sequence[str]) -> List[str]:
-    """The ids that occur more than once, sorted."""
-    return sorted(item for item, count in Counter(ids).items() if count > 1)
-
-
 class Ledger:
     """What the consumers saw, shared between threads: received, deleted and refused ids."""
 
@@ -95,18 +95,6 @@ class Ledger:
         """Record one event."""
         with self.lock:
             self.events[event].append(item_id)
-
-
-def _assert_exactly_once(events: Dict[str, List[str]], sent: Set[str]) -> None:
-    """Each sent id received once and deleted once, no delete refused, nothing unknown."""
-    received, deleted = events.get("received", []), events.get("deleted", [])
-    assert not _duplicates(received), f"received twice: {_duplicates(received)[:20]}"
-    assert not _duplicates(deleted), f"deleted twice: {_duplicates(deleted)[:20]}"
-    assert not events.get("stale"), f"fresh handles refused: {events['stale'][:20]}"
-    assert set(deleted) == sent, (
-        f"never deleted: {sorted(sent - set(deleted))[:20]}, "
-        f"unknown: {sorted(set(deleted) - sent)[:20]}"
-    )
 
 
 def _assert_empty(queue: PyQueue) -> None:
@@ -177,7 +165,7 @@ def test_threads_sharing_one_client_consume_each_message_exactly_once(tmp_path: 
     """4 producer and 4 consumer threads share one remote ``PyQueue``: 600 messages, once each."""
     with running(config(tmp_path)) as server, _client(server) as queue:
         sent, events = _producers_and_consumers(lambda index: queue, 4, 4, 150)
-        _assert_exactly_once(events, sent)
+        assert_exactly_once(events, sent, "remote")
         _assert_empty(queue)
 
 
@@ -190,7 +178,7 @@ def test_threads_each_with_its_own_client_consume_each_message_exactly_once(
         queues = [_client(server) for _ in range(8)]
         try:
             sent, events = _producers_and_consumers(lambda index: queues[index], 4, 4, 150)
-            _assert_exactly_once(events, sent)
+            assert_exactly_once(events, sent, "remote")
             _assert_empty(queues[0])
         finally:
             for queue in queues:
@@ -224,58 +212,19 @@ def test_client_processes_consume_each_message_exactly_once(
     with running(config(tmp_path)) as server:
         accepted = AcceptCounter(server, monkeypatch)
         env, options = child_env(), _remote_options()
-        workers: List[Worker] = []
-        try:
-            for index in range(2):
-                name = f"producer{index}"
-                workers.append(
-                    start(
-                        env,
-                        tmp_path,
-                        name,
-                        "produce",
-                        server.url,
-                        *options,
-                        f"--barrier={barrier}",
-                        f"--name={name}",
-                        f"--prefix=p{index}",
-                        "--count=300",
-                    )
-                )
-            for index in range(2):
-                name = f"consumer{index}"
-                workers.append(
-                    start(
-                        env,
-                        tmp_path,
-                        name,
-                        "consume",
-                        server.url,
-                        *options,
-                        f"--barrier={barrier}",
-                        f"--name={name}",
-                        f"--log={tmp_path / f'{name}.log'}",
-                        f"--done={done}",
-                        "--deadline=40",
-                    )
-                )
-            producers, consumers = workers[:2], workers[2:]
-            barrier_release(barrier, [worker.name for worker in workers])
-            codes = finish_all(producers, WAIT)
-            assert codes == [0, 0], [worker.describe() for worker in producers]
-            done.touch()
-            codes = finish_all(consumers, WAIT)
-            assert codes == [0, 0], [worker.describe() for worker in consumers]
-        finally:
-            kill_all(workers)
-
-        events: Dict[str, List[str]] = {}
-        for worker in consumers:
-            for event, ids in read_log(tmp_path / f"{worker.name}.log").items():
-                events.setdefault(event, []).extend(ids)
+        producers = [
+            producer(env, tmp_path, server.url, barrier, f"producer{i}", f"p{i}", 300, *options)
+            for i in range(2)
+        ]
+        consumers = [
+            consumer(env, tmp_path, server.url, barrier, done, f"consumer{i}", *options)
+            for i in range(2)
+        ]
+        run_producers_then_consumers(barrier, done, producers, consumers)
+        events = consumed(tmp_path, consumers)
         sent = {f"p{index}-{number}" for index in range(2) for number in range(300)}
-        _assert_exactly_once(events, sent)
-        assert accepted.count >= len(workers)
+        assert_exactly_once(events, sent, "remote")
+        assert accepted.count >= len(producers) + len(consumers)
         with _client(server) as queue:
             _assert_empty(queue)
 
