@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from _report import Delivery, Results, Summary, Workload
@@ -237,3 +238,23 @@ def write_atomically(path: str, text: str) -> None:
     with open(temp, "w", encoding="utf-8") as file:
         file.write(text)
     os.replace(temp, path)
+
+
+def publish(
+    args: Any,
+    default_output: str,
+    table: str,
+    notes: str,
+    document: Callable[[], str],
+    started: float,
+) -> None:
+    """Print the table and its notes; write ``document()`` to the results file unless the run
+    is a smoke run (``--quick``) or ``--no-write`` was given; log how long the suite took."""
+    print(table)
+    print()
+    print(notes)
+    output = args.output or (None if args.quick or args.no_write else default_output)
+    if output and not args.no_write:
+        write_atomically(output, document())
+        log(f"wrote {os.path.relpath(output)}")
+    log(f"done in {time.perf_counter() - started:.0f} s")

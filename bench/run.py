@@ -33,9 +33,8 @@ from _runner import (
     Worker,
     checkout_version,
     command_line,
-    log,
+    publish,
     run_plan,
-    write_atomically,
 )
 from _venv import ORIGINAL_REQUIREMENT, ensure_original_venv
 
@@ -207,16 +206,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sizes = [args.n] + ([args.big_n] if args.big_n > 0 else [])
     table = render_table(workloads, sizes, results)
     details = render_details(workloads, sizes, results)
-    print(table)
-    print()
-    print(details)
-    output = args.output or (None if args.quick or args.no_write else DEFAULT_OUTPUT)
-    if output and not args.no_write:
-        command = command_line(argv, "bench/run.py")
-        document = results_document(args, command, version, before, after, table, details)
-        write_atomically(output, document)
-        log(f"wrote {os.path.relpath(output)}")
-    log(f"done in {time.perf_counter() - started:.0f} s")
+    command = command_line(argv, "bench/run.py")
+    publish(
+        args,
+        DEFAULT_OUTPUT,
+        table,
+        details,
+        lambda: results_document(args, command, version, before, after, table, details),
+        started,
+    )
     return 0
 
 

@@ -29,9 +29,8 @@ from _runner import (
     Worker,
     checkout_version,
     command_line,
-    log,
+    publish,
     run_plan,
-    write_atomically,
 )
 from _sqlite_report import (
     COLUMNS,
@@ -402,16 +401,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         targets=Targets(n=args.target_n),
     )
     table, notes = render_table(report), render_notes(report)
-    print(table)
-    print()
-    print(notes)
-    output = args.output or (None if args.quick or args.no_write else DEFAULT_OUTPUT)
-    if output and not args.no_write:
-        command = command_line(argv, SCRIPT)
-        document = results_document(args, command, setup, observed, (before, after), table, notes)
-        write_atomically(output, document)
-        log(f"wrote {os.path.relpath(output)}")
-    log(f"done in {time.perf_counter() - started:.0f} s")
+    command = command_line(argv, SCRIPT)
+    publish(
+        args,
+        DEFAULT_OUTPUT,
+        table,
+        notes,
+        lambda: results_document(args, command, setup, observed, (before, after), table, notes),
+        started,
+    )
     return 0
 
 
