@@ -87,23 +87,18 @@ class _Request(urllib.request.Request):
 class _Answer:
     """A whole response, as the opener hands it back: status, headers and the body read.
 
-    What ``addinfourl`` gives, without its file-wrapper machinery (which builds a wrapper
+    What ``addinfourl`` gives here, without its file-wrapper machinery (which builds a wrapper
     function on every attribute access).
     """
 
-    def __init__(self, status: int, headers: http.client.HTTPMessage, url: str, body: bytes):
-        self.code = self.status = status
+    def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
+        self.code = status
         self.headers = headers
-        self.url = url
         self._body = body
 
     def read(self) -> bytes:
         """The body."""
         return self._body
-
-    def getcode(self) -> int:
-        """The status code, as ``addinfourl.getcode``."""
-        return self.code
 
     def close(self) -> None:
         """Nothing to release: the connection is back in the pool already."""
@@ -324,7 +319,7 @@ def _exchange(
         body = response.read()
     except (OSError, http.client.HTTPException) as exc:
         raise _Failure(exc, sent=True) from exc
-    return _Answer(response.status, response.msg, req.full_url, body)
+    return _Answer(response.status, response.msg, body)
 
 
 class HttpTransport:
