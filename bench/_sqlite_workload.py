@@ -117,7 +117,8 @@ class OursClient(Client):
 
     def facts(self) -> Dict[str, Any]:
         """The settings of the connection this thread uses (a private attribute: bench only)."""
-        return connection_facts(self.queue._backend._connection(), "pyqueue-client")
+        connection = self.queue._store.db._connection()
+        return connection_facts(connection, "pyqueue-client")
 
     def close(self) -> None:
         """Close the connections."""

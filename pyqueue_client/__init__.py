@@ -22,6 +22,7 @@ from ._errors import (
     RemoteError,
     RequestRejectedError,
     StorageError,
+    UnsupportedOperationError,
     ValidationError,
 )
 from ._facade import QUEUE_FILE_PATH, PyQueue, copy_queue
@@ -60,6 +61,7 @@ __all__ = [
     "RequestRejectedError",
     "StorageError",
     "StoredMessage",
+    "UnsupportedOperationError",
     "ValidationError",
     "__version__",
     "copy_queue",

@@ -20,6 +20,7 @@ __all__ = [
     "RemoteError",
     "RequestRejectedError",
     "StorageError",
+    "UnsupportedOperationError",
     "ValidationError",
 ]
 
@@ -131,6 +132,25 @@ class RequestRejectedError(RemoteError, ValidationError):
     Both a ``RemoteError`` (it carries ``url``, ``status`` and ``detail``) and a
     ``ValidationError``, so it is caught as the ``ValueError`` a bad argument raises locally.
     """
+
+
+class UnsupportedOperationError(PyQueueError, NotImplementedError):
+    """This kind of queue cannot do the call (Amazon SQS cannot peek, for example).
+
+    ``operation`` names the public method and ``queue_type`` the kind of queue. A builtin
+    ``NotImplementedError`` too, so code that probes for a capability can catch that.
+    """
+
+    def __init__(self, operation: str, queue_type: str) -> None:
+        super().__init__(
+            f"{operation}() is not supported by queue_type={queue_type!r}: "
+            "this kind of queue has no such operation"
+        )
+        self.operation = operation
+        self.queue_type = queue_type
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.operation, self.queue_type))
 
 
 class InsecureApiKeyWarning(UserWarning):

@@ -1,8 +1,8 @@
-"""``PyQueue``: the one public entry point. It validates, picks a backend once, and delegates.
+"""``PyQueue``: the one public entry point. It validates, opens a queue once, and delegates.
 
-Cross-cutting work lives here (argument checks, id choice, logging of state changes); queue
-behaviour lives in the backends. Adding a backend means one module in ``_backends`` and one line
-in ``_BACKENDS`` below.
+Cross-cutting work lives here (argument checks, id choice, logging of state changes, refusing
+calls a backend cannot do); queue behaviour lives in the backends. Adding a backend means one
+module in ``_backends`` and one line in ``_BACKENDS`` below.
 """
 
 from __future__ import annotations
@@ -21,19 +21,22 @@ from typing import (
     NamedTuple,
     Optional,
     Sequence,
+    Tuple,
     Type,
     TypeVar,
     overload,
 )
 
 from . import _validation as check
-from ._backend import QueueBackend
-from ._backends.local_json import LocalJsonBackend
-from ._backends.memory import MemoryBackend
-from ._backends.remote_http import RemoteHttpBackend
-from ._backends.sqlite import SqliteBackend
-from ._errors import ConfigurationError, ValidationError
-from ._semantics import Clock, NewMessage, new_message_id, utc_now
+from ._backends.local_json import JsonFileStore
+from ._backends.memory import MemoryStore
+from ._backends.remote_http import RemoteStore
+from ._backends.sqlite import SqliteStore
+from ._contract import Inspectable, QueueCore, Store
+from ._errors import ConfigurationError, UnsupportedOperationError, ValidationError
+from ._ids import new_message_id
+from ._semantics import NewMessage
+from ._times import Clock, utc_now
 from ._types import (
     DeleteMessagesResult,
     FileQueueType,
@@ -57,7 +60,7 @@ QUEUE_FILE_PATH: str = os.environ.get(_ENV_QUEUE_FILE, "queue.json")
 
 
 class _Settings(NamedTuple):
-    """Everything a backend constructor may need, already validated."""
+    """Everything a store constructor may need, already validated."""
 
     queue_file: str
     server_url: Optional[str]
@@ -70,44 +73,42 @@ class _Settings(NamedTuple):
     ssl_context: Optional[ssl.SSLContext]
 
 
-def _local(settings: _Settings) -> QueueBackend:
-    return LocalJsonBackend(
+#: A store, and the queue the facade works on in it.
+_Opened = Tuple[Store, QueueCore]
+
+
+def _local(settings: _Settings) -> _Opened:
+    store = JsonFileStore(settings.clock, settings.durable, settings.lock_timeout)
+    return store, store.open_queue(settings.queue_file)
+
+
+def _sqlite(settings: _Settings) -> _Opened:
+    store = SqliteStore(
         settings.queue_file, settings.clock, settings.durable, settings.lock_timeout
     )
+    return store, store.open_queue(settings.queue_name)
 
 
-def _sqlite(settings: _Settings) -> QueueBackend:
-    return SqliteBackend(
-        settings.queue_file,
-        settings.queue_name,
-        settings.clock,
-        settings.durable,
-        settings.lock_timeout,
-    )
+def _memory(settings: _Settings) -> _Opened:
+    store = MemoryStore(settings.clock)
+    return store, store.open_queue(settings.queue_name)
 
 
-def _memory(settings: _Settings) -> QueueBackend:
-    return MemoryBackend(settings.clock)
-
-
-def _remote(settings: _Settings) -> QueueBackend:
+def _remote(settings: _Settings) -> _Opened:
     if not settings.server_url:
         raise ConfigurationError(
             "queue_type='remote' needs server_url, e.g. 'http://127.0.0.1:8000'"
         )
-    return RemoteHttpBackend(
-        settings.server_url,
-        settings.queue_name,
-        settings.api_key,
-        settings.timeout,
-        settings.ssl_context,
+    store = RemoteStore(
+        settings.server_url, settings.api_key, settings.timeout, settings.ssl_context
     )
+    return store, store.open_queue(settings.queue_name)
 
 
 class _Backend(NamedTuple):
-    """One registry entry: how to build the backend, and its default file (None: no file)."""
+    """One registry entry: how to open the store and queue, and its default file (None: none)."""
 
-    make: Callable[[_Settings], QueueBackend]
+    open: Callable[[_Settings], _Opened]
     default_file: Optional[str]
 
 
@@ -273,7 +274,15 @@ class PyQueue:
             clock=utc_now if clock is None else clock,
             ssl_context=ssl_context,
         )
-        self._backend: QueueBackend = backend.make(settings)
+        self._store, self._queue = backend.open(settings)
+        # A capability, checked once: the calls that need it fail fast where it is missing.
+        self._inspectable = self._queue if isinstance(self._queue, Inspectable) else None
+
+    def _inspect(self, operation: str) -> Inspectable:
+        """The queue's inspect capability (peek, by-id calls), or a typed refusal."""
+        if self._inspectable is None:
+            raise UnsupportedOperationError(operation, self.queue_type)
+        return self._inspectable
 
     def __repr__(self) -> str:
         parts = [f"queue_type={self.queue_type!r}"]
@@ -305,7 +314,7 @@ class PyQueue:
         ``add_message`` does). Every message is checked before anything is written.
         """
         items = _items(messages, item_ids)
-        ids = self._backend.add_messages(items)
+        ids = self._queue.add_messages(items)
         for added in ids:
             _log.info("message added: %s", added)
         return ids
@@ -319,19 +328,21 @@ class PyQueue:
 
         ``offset`` skips that many messages first (for paging through a deep queue).
         """
-        return self._backend.get_messages(check.peek_limit(max_messages), check.peek_offset(offset))
+        return self._inspect("get_messages").get_messages(
+            check.peek_limit(max_messages), check.peek_offset(offset)
+        )
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None."""
-        return self._backend.get_message(check.item_id(item_id))
+        return self._inspect("get_message").get_message(check.item_id(item_id))
 
     def has_message(self, item_id: str) -> bool:
         """Whether a message with this id is in the queue."""
-        return bool(self._backend.check_existence([check.item_id(item_id)]))
+        return bool(self._inspect("has_message").check_existence([check.item_id(item_id)]))
 
     def check_existence(self, item_ids: Iterable[str]) -> List[str]:
         """The given ids that are in the queue, in the given order, looked up in one pass."""
-        return self._backend.check_existence(check.item_ids(item_ids))
+        return self._inspect("check_existence").check_existence(check.item_ids(item_ids))
 
     # -- consuming --------------------------------------------------------------------------
 
@@ -349,12 +360,15 @@ class PyQueue:
         processed, or it is delivered again (at-least-once). ``only_new`` skips messages received
         before. ``delete_after_receive`` removes them in the same step (at-most-once).
         """
-        received = self._backend.receive_messages(
-            check.max_messages(max_messages),
-            check.visibility_timeout(visibility_timeout),
-            check.flag(delete_after_receive, "delete_after_receive"),
-            check.flag(only_new, "only_new"),
-        )
+        received = [
+            delivery.message
+            for delivery in self._queue.receive_messages(
+                check.max_messages(max_messages),
+                check.visibility_timeout(visibility_timeout),
+                check.flag(delete_after_receive, "delete_after_receive"),
+                check.flag(only_new, "only_new"),
+            )
+        ]
         if received and delete_after_receive:
             _log.info("deleted %d message(s) on receive", len(received))
         return received
@@ -364,7 +378,7 @@ class PyQueue:
 
         A handle stays valid until its message is received again (as in SQS).
         """
-        result = self._backend.delete_messages([check.receipt_handle(receipt_handle)])
+        result = self._queue.delete_messages([check.receipt_handle(receipt_handle)])
         if result["Successful"]:
             _log.info("message deleted via receipt handle")
         return bool(result["Successful"])
@@ -377,7 +391,7 @@ class PyQueue:
         """
         if isinstance(receipt_handles, (str, bytes)):
             raise ValidationError("receipt_handles must be a list of strings, not one string")
-        result = self._backend.delete_messages(list(receipt_handles))
+        result = self._queue.delete_messages(list(receipt_handles))
         if result["Successful"]:
             _log.info("deleted %d message(s) via receipt handles", len(result["Successful"]))
         return result
@@ -386,7 +400,7 @@ class PyQueue:
 
     def remove_message(self, item_id: str) -> bool:
         """Delete a message by id, whatever its visibility; False when absent."""
-        removed = self._backend.remove_message(check.item_id(item_id))
+        removed = self._inspect("remove_message").remove_message(check.item_id(item_id))
         if removed:
             _log.info("message removed: %s", item_id)
         return removed
@@ -396,7 +410,7 @@ class PyQueue:
 
         Receive count, first receive time, visibility and receipt handle are kept.
         """
-        updated = self._backend.update_message(
+        updated = self._inspect("update_message").update_message(
             check.item_id(item_id), check.body(new_message, "new_message")
         )
         if updated:
@@ -405,7 +419,7 @@ class PyQueue:
 
     def clear_queue(self) -> bool:
         """Remove every message. Returns True."""
-        self._backend.clear_queue()
+        self._queue.clear_queue()
         _log.info("queue cleared")
         return True
 
@@ -413,22 +427,22 @@ class PyQueue:
 
     def get_queue_info(self) -> QueueInfo:
         """Statistics: message counts (visible, invisible, never received, receives) and more."""
-        return self._backend.get_queue_info()
+        return self._queue.get_queue_info()
 
     def health_check(self) -> bool:
         """Whether the queue can be read right now. Never raises."""
-        return self._backend.health_check()
+        return self._queue.health_check()
 
     def cleanup_expired_messages(self) -> bool:
         """Clear visibility timeouts that have passed, in storage.
 
         Expired messages are visible either way; this only tidies what ``get_messages`` shows.
         """
-        return self._backend.cleanup_expired_messages()
+        return self._queue.cleanup_expired_messages()
 
     def close(self) -> None:
         """Release what the backend holds open (lock files, connections). Safe to call twice."""
-        self._backend.close()
+        self._store.close()
 
     def __enter__(self: _Queue) -> _Queue:
         return self
@@ -449,7 +463,8 @@ def copy_queue(source: PyQueue, target: PyQueue) -> int:
     their order, receive counts, first receive times, visibility and receipt handles; ids already
     in ``target`` are skipped. ``source`` is not changed. Returns how many messages were added.
     """
-    added = target._backend.import_records(source._backend.export_records())
+    records = source._inspect("copy_queue").export_records()
+    added = target._inspect("copy_queue").import_records(records)
     _log.info("copied %d message(s) from %r to %r", added, source, target)
     return added
 

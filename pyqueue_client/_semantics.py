@@ -1,76 +1,65 @@
 """The queue rules, as pure code over in-memory records: no I/O, the current time passed in.
 
-Visibility, receipt handles, receive counts, ``only_new``, expiry and counting live here and only
-here. The in-memory and local JSON backends run every call through a :class:`QueueState`; backends
-that keep their data elsewhere (SQL, HTTP) implement the same rules and pass the same contract
-tests.
+Visibility, receipt handles, receive counts, delays, ``only_new``, expiry and counting live here.
+The in-memory and local JSON backends run every call through a :class:`QueueState`; the SQLite
+backend runs the same rules as the SQL statements of ``_semantics_sql`` (each one names the
+method here that it mirrors), and a differential test holds the two to the same results.
 
-Times are naive UTC and stored as canonical ISO-8601 strings with microseconds
-(``2026-01-22T12:00:00.000000``). Canonical strings sort like the instants they name, so the hot
-paths compare strings and never parse.
+Times are canonical naive UTC strings (see ``_times``), compared as strings on the hot paths.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from itertools import islice
 from typing import (
     Callable,
     Dict,
     Iterable,
     List,
+    Mapping,
     NamedTuple,
     Optional,
     Sequence,
-    TypedDict,
+    Tuple,
+    cast,
 )
 
+from ._ids import receipt_handle, receipt_token
+from ._times import format_time, later
 from ._types import (
+    DEFAULT_ATTRIBUTES,
     BatchDeleteFailure,
     DeleteMessagesResult,
     MessageBody,
+    QueueAttributes,
+    QueueInfo,
     ReceivedMessage,
     StoredMessage,
 )
 
 __all__ = [
-    "Clock",
     "Counts",
+    "Delivery",
     "NewMessage",
     "QueueState",
     "Record",
-    "canonical_time",
+    "attributes_from_json",
+    "attributes_json",
+    "changed_attributes",
     "copy_body",
-    "format_time",
-    "new_message_id",
-    "new_receipt_handle",
-    "parse_time",
-    "utc_now",
+    "delivered",
+    "for_each_handle",
+    "received_message",
+    "record_from",
+    "stored_message",
 ]
 
-#: A function returning the current time as a naive UTC datetime.
-Clock = Callable[[], datetime]
 
-_TIME_FORMAT_LENGTH = len("2026-01-22T12:00:00.000000")
-_ISO_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-    r"(Z|z|[+-]\d{2}:?\d{2})?\Z"
-)
+class Record(StoredMessage):
+    """A stored message with its current receipt handle: one element of the JSON file's array."""
 
-
-class Record(TypedDict):
-    """A stored message with its tracking fields: one element of the local file's JSON array."""
-
-    id: str
-    timestamp: str
-    message_body: MessageBody
-    receive_count: int
-    first_received_at: Optional[str]
-    invisible_until: Optional[str]
     current_receipt_handle: Optional[str]
 
 
@@ -85,74 +74,41 @@ class NewMessage(NamedTuple):
     body_json: str
 
 
-class Counts(TypedDict):
+class Delivery(NamedTuple):
+    """One message handed out by a receive, and when it becomes visible again.
+
+    ``invisible_until`` is None when the receive deleted the message (``delete_after_receive``).
+    """
+
+    message: ReceivedMessage
+    invisible_until: Optional[str]
+
+
+class Counts(NamedTuple):
     """The counting keys every backend reports in ``get_queue_info``."""
 
     message_count: int
     visible_messages: int
-    invisible_messages: int
     never_received: int
     total_receives: int
 
-
-def utc_now() -> datetime:
-    """The current time as a naive UTC datetime (the library's default clock)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def format_time(moment: datetime) -> str:
-    """Format a naive UTC datetime the canonical way: ISO-8601 with microseconds."""
-    return moment.isoformat(timespec="microseconds")
-
-
-def canonical_time(text: str) -> str:
-    """Return ``text`` as a canonical naive UTC timestamp.
-
-    Accepts what older files and servers wrote: a ``T`` or a space between date and time, with or
-    without seconds and fractional seconds (any number of digits), and with a ``Z`` or ``+HH:MM``
-    offset (converted to UTC). Raises ``ValueError`` for anything else.
-    """
-    if len(text) == _TIME_FORMAT_LENGTH and text[19:20] == ".":
-        datetime.fromisoformat(text)  # validates; the string is already canonical
-        return text
-    return format_time(parse_time(text))
+    def info(
+        self, queue_type: str, where: Optional[Mapping[str, str]] = None, size: Optional[int] = None
+    ) -> QueueInfo:
+        """``get_queue_info``'s answer: the type, ``where`` the queue is (file, name), the counts
+        (invisible ones derived) and, for a file, its ``size``, in the README's order."""
+        info: Dict[str, object] = {"queue_type": queue_type, **(where or {})}
+        info["message_count"] = self.message_count
+        info["visible_messages"] = self.visible_messages
+        info["invisible_messages"] = self.message_count - self.visible_messages
+        info["never_received"] = self.never_received
+        info["total_receives"] = self.total_receives
+        if size is not None:
+            info["file_size"] = size
+        return cast(QueueInfo, info)
 
 
-def parse_time(text: str) -> datetime:
-    """Parse an ISO-8601 timestamp into a naive UTC datetime (see :func:`canonical_time`)."""
-    match = _ISO_TIME.match(text)
-    if match is None:
-        raise ValueError(f"not an ISO-8601 timestamp: {text!r}")
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    moment = datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour),
-        int(minute),
-        int(second or 0),
-        int((fraction or "0")[:6].ljust(6, "0")),
-    )
-    if offset and offset not in "Zz":
-        sign = -1 if offset[0] == "-" else 1
-        digits = offset[1:].replace(":", "")
-        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return moment
-
-
-def new_message_id() -> str:
-    """A fresh message id (a UUID4 string, as the original library made)."""
-    # What str(uuid.uuid4()) gives, at a third of the cost (it runs on every add without an id).
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-def new_receipt_handle() -> str:
-    """A fresh, unguessable receipt handle (192 random bits)."""
-    return "receipt_" + secrets.token_urlsafe(24)
+# -- the views every backend builds its answers with ----------------------------------------------
 
 
 def copy_body(body: MessageBody) -> MessageBody:
@@ -161,84 +117,114 @@ def copy_body(body: MessageBody) -> MessageBody:
     return copied
 
 
-def new_record(item_id: str, body: MessageBody, now: datetime) -> Record:
-    """A never-received message, stamped ``now``."""
+def stored_message(
+    item_id: str,
+    timestamp: str,
+    body: MessageBody,
+    receive_count: int,
+    first_received_at: Optional[str],
+    invisible_until: Optional[str],
+) -> StoredMessage:
+    """A message as peeking shows it: never with its receipt handle."""
     return {
         "id": item_id,
-        "timestamp": format_time(now),
+        "timestamp": timestamp,
         "message_body": body,
-        "receive_count": 0,
-        "first_received_at": None,
-        "invisible_until": None,
-        "current_receipt_handle": None,
+        "receive_count": receive_count,
+        "first_received_at": first_received_at,
+        "invisible_until": invisible_until,
     }
+
+
+def received_message(
+    item_id: str,
+    handle: str,
+    body: MessageBody,
+    timestamp: str,
+    receive_count: int,
+    first_received_at: str,
+) -> ReceivedMessage:
+    """A message as a consumer receives it (SQS-style key names)."""
+    return {
+        "Id": item_id,
+        "ReceiptHandle": handle,
+        "message_body": body,
+        "timestamp": timestamp,
+        "receive_count": receive_count,
+        "first_received_at": first_received_at,
+    }
+
+
+def record_from(stored: StoredMessage, handle: Optional[str]) -> Record:
+    """A full record from a stored message and its current receipt handle."""
+    return {**stored, "current_receipt_handle": handle}
+
+
+def _stored_view(record: Record) -> StoredMessage:
+    return stored_message(
+        record["id"],
+        record["timestamp"],
+        copy_body(record["message_body"]),
+        record["receive_count"],
+        record["first_received_at"],
+        record["invisible_until"],
+    )
 
 
 def _copy_record(record: Record) -> Record:
     return {**record, "message_body": copy_body(record["message_body"])}
 
 
-def delete_each(
-    receipt_handles: Iterable[object], delete_one: Callable[[str], bool]
-) -> DeleteMessagesResult:
-    """The batch delete every backend shares: ``delete_one`` per valid handle, each outcome kept.
+# -- the rules ------------------------------------------------------------------------------------
 
-    A value that is not a non-empty string fails as ``"invalid"`` without reaching
-    ``delete_one``; a handle that deletes nothing fails as ``"not_found"``. Never raises for one
-    bad handle.
+
+def delivered(receive_count: int, first_received_at: Optional[str], now: str) -> Tuple[int, str]:
+    """What a receive makes of a message's tracking: one more receive, first receive set once.
+
+    (SQL twin: ``_semantics_sql.HIDE``.)
+    """
+    return receive_count + 1, first_received_at or now
+
+
+def is_visible(invisible_until: Optional[str], now: str) -> bool:
+    """Whether a message hidden until ``invisible_until`` can be received at ``now``."""
+    return invisible_until is None or invisible_until <= now
+
+
+def for_each_handle(
+    receipt_handles: Iterable[object], act: Callable[[str], bool]
+) -> DeleteMessagesResult:
+    """A batch call by receipt handle: ``act`` per valid handle, each outcome kept.
+
+    A value that is not a non-empty string fails as ``"invalid"`` without reaching ``act``; a
+    handle ``act`` finds nothing for fails as ``"not_found"``. Never raises for one bad handle.
     """
     successful: List[str] = []
     failed: List[BatchDeleteFailure] = []
     for handle in receipt_handles:
         if not isinstance(handle, str) or not handle:
             failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
-        elif delete_one(handle):
+        elif act(handle):
             successful.append(handle)
         else:
             failed.append({"ReceiptHandle": handle, "reason": "not_found"})
     return {"Successful": successful, "Failed": failed}
 
 
-def record_from(stored: StoredMessage, handle: Optional[str]) -> Record:
-    """A full record from a stored message and its current receipt handle."""
+def new_record(item_id: str, body: MessageBody, now: datetime, delay_seconds: float) -> Record:
+    """A never-received message stamped ``now``, hidden for ``delay_seconds`` if above 0.
+
+    (SQL twin: ``_semantics_sql.ADD``.)
+    """
     return {
-        "id": stored["id"],
-        "timestamp": stored["timestamp"],
-        "message_body": stored["message_body"],
-        "receive_count": stored["receive_count"],
-        "first_received_at": stored["first_received_at"],
-        "invisible_until": stored["invisible_until"],
-        "current_receipt_handle": handle,
+        "id": item_id,
+        "timestamp": format_time(now),
+        "message_body": body,
+        "receive_count": 0,
+        "first_received_at": None,
+        "invisible_until": later(now, delay_seconds) if delay_seconds > 0 else None,
+        "current_receipt_handle": None,
     }
-
-
-def stored_view(record: Record) -> StoredMessage:
-    """The public view of a record: a copy, without its receipt handle."""
-    return {
-        "id": record["id"],
-        "timestamp": record["timestamp"],
-        "message_body": copy_body(record["message_body"]),
-        "receive_count": record["receive_count"],
-        "first_received_at": record["first_received_at"],
-        "invisible_until": record["invisible_until"],
-    }
-
-
-def _received_view(record: Record, handle: str, first_received_at: str) -> ReceivedMessage:
-    return {
-        "Id": record["id"],
-        "ReceiptHandle": handle,
-        "message_body": copy_body(record["message_body"]),
-        "timestamp": record["timestamp"],
-        "receive_count": record["receive_count"],
-        "first_received_at": first_received_at,
-    }
-
-
-def is_visible(record: Record, now_text: str) -> bool:
-    """Whether a record can be received at the canonical time ``now_text``."""
-    until = record["invisible_until"]
-    return until is None or until <= now_text
 
 
 class QueueState:
@@ -262,11 +248,14 @@ class QueueState:
     def __len__(self) -> int:
         return len(self.records)
 
-    def add(self, items: Sequence[NewMessage], now: datetime) -> List[str]:
+    def add(
+        self, items: Sequence[NewMessage], now: datetime, delay_seconds: float = 0
+    ) -> List[str]:
         """Append new messages; an id already present is left as it is (idempotent add)."""
         for item_id, body_json in items:
             if item_id not in self.records:
-                self.records[item_id] = new_record(item_id, json.loads(body_json), now)
+                record = new_record(item_id, json.loads(body_json), now, delay_seconds)
+                self.records[item_id] = record
                 self.dirty[item_id] = None
         return [item.id for item in items]
 
@@ -291,12 +280,12 @@ class QueueState:
     def peek(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         """``max_messages`` messages (all when None) from position ``offset``, untouched."""
         stop = None if max_messages is None else offset + max_messages
-        return [stored_view(record) for record in islice(self.records.values(), offset, stop)]
+        return [_stored_view(record) for record in islice(self.records.values(), offset, stop)]
 
     def get(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None."""
         record = self.records.get(item_id)
-        return None if record is None else stored_view(record)
+        return None if record is None else _stored_view(record)
 
     def existing(self, item_ids: Iterable[str]) -> List[str]:
         """The given ids that are in the queue, in the given order."""
@@ -309,27 +298,31 @@ class QueueState:
         visibility_timeout: float,
         delete_after_receive: bool = False,
         only_new: bool = False,
-        make_handle: Callable[[], str] = new_receipt_handle,
-    ) -> List[ReceivedMessage]:
+    ) -> List[Delivery]:
         """Hand out up to ``max_messages`` visible messages in queue order.
 
-        Each one's receive count goes up, its first receive time is set once, it gets a new receipt
-        handle (the old one stops working) and it hides until ``now + visibility_timeout``. With
-        ``delete_after_receive`` it leaves the queue in the same step instead.
+        Each one's receive count goes up, its first receive time is set once (:func:`delivered`),
+        it gets a new receipt handle (the old one stops working) and it hides until
+        ``now + visibility_timeout``. With ``delete_after_receive`` it leaves the queue in the
+        same step instead. (SQL twin: ``_semantics_sql.PICK``, ``HIDE`` and ``TAKE``.)
         """
         now_text = format_time(now)
-        until_text = format_time(now + timedelta(seconds=visibility_timeout))
-        picked = self._pick_visible(now_text, max_messages, only_new)
+        until = None if delete_after_receive else later(now, visibility_timeout)
+        token = receipt_token()
         received = []
-        for record in picked:
-            first = record["first_received_at"] or now_text
+        for number, record in enumerate(self._pick_visible(now_text, max_messages, only_new)):
+            count, first = delivered(record["receive_count"], record["first_received_at"], now_text)
             self._forget_handle(record)
-            handle = make_handle()
-            record["receive_count"] += 1
+            handle = receipt_handle(token, number)
+            record["receive_count"] = count
             record["first_received_at"] = first
-            record["invisible_until"] = until_text
+            record["invisible_until"] = until
             record["current_receipt_handle"] = handle
-            received.append(_received_view(record, handle, first))
+            body = copy_body(record["message_body"])
+            message = received_message(
+                record["id"], handle, body, record["timestamp"], count, first
+            )
+            received.append(Delivery(message, until))
             if delete_after_receive:
                 self._drop(record["id"])
             else:
@@ -342,15 +335,18 @@ class QueueState:
         for record in self.records.values():
             if only_new and record["receive_count"]:
                 continue
-            if is_visible(record, now_text):
+            if is_visible(record["invisible_until"], now_text):
                 picked.append(record)
                 if len(picked) >= limit:
                     break
         return picked
 
     def delete(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
-        """Delete the messages whose current receipt handle is given; never raises per handle."""
-        return delete_each(receipt_handles, self._delete_one)
+        """Delete the messages whose current receipt handle is given; never raises per handle.
+
+        (SQL twin: ``_semantics_sql.DELETE_BY_HANDLE``.)
+        """
+        return for_each_handle(receipt_handles, self._delete_one)
 
     def _delete_one(self, handle: str) -> bool:
         item_id = self._handles.get(handle)
@@ -358,6 +354,26 @@ class QueueState:
             return False
         self._drop(item_id)
         return True
+
+    def change_visibility(
+        self, receipt_handles: Sequence[object], visibility_timeout: float, now: datetime
+    ) -> DeleteMessagesResult:
+        """Hide the messages of these current handles until ``now + visibility_timeout``.
+
+        Counted from now, as in SQS; 0 makes a message visible at once. A stale or unknown handle
+        fails. (SQL twin: ``_semantics_sql.CHANGE_VISIBILITY``.)
+        """
+        until = later(now, visibility_timeout)
+
+        def change_one(handle: str) -> bool:
+            item_id = self._handles.get(handle)
+            if item_id is None:
+                return False
+            self.records[item_id]["invisible_until"] = until
+            self.dirty[item_id] = None
+            return True
+
+        return for_each_handle(receipt_handles, change_one)
 
     def remove(self, item_id: str) -> bool:
         """Remove a message by id, whatever its visibility."""
@@ -383,7 +399,10 @@ class QueueState:
         self._handles.clear()
 
     def cleanup_expired(self, now: datetime) -> int:
-        """Clear ``invisible_until`` where it has passed; returns how many were cleared."""
+        """Clear ``invisible_until`` where it has passed; returns how many were cleared.
+
+        (SQL twin: ``_semantics_sql.EXPIRE``.)
+        """
         now_text = format_time(now)
         cleared = 0
         for record in self.records.values():
@@ -395,20 +414,14 @@ class QueueState:
         return cleared
 
     def counts(self, now: datetime) -> Counts:
-        """The counting keys of ``get_queue_info`` at time ``now``."""
+        """The counting keys of ``get_queue_info`` at time ``now``. (SQL twin: ``COUNTS``.)"""
         now_text = format_time(now)
         visible = never = receives = 0
         for record in self.records.values():
-            visible += is_visible(record, now_text)
+            visible += is_visible(record["invisible_until"], now_text)
             never += record["receive_count"] == 0
             receives += record["receive_count"]
-        return {
-            "message_count": len(self.records),
-            "visible_messages": visible,
-            "invisible_messages": len(self.records) - visible,
-            "never_received": never,
-            "total_receives": receives,
-        }
+        return Counts(len(self.records), visible, never, receives)
 
     def _forget_handle(self, record: Record) -> None:
         handle = record["current_receipt_handle"]
@@ -419,3 +432,24 @@ class QueueState:
         record = self.records.pop(item_id)
         self._forget_handle(record)
         self.dirty[item_id] = None
+
+
+# -- attributes -----------------------------------------------------------------------------------
+
+
+def changed_attributes(current: QueueAttributes, changes: Mapping[str, object]) -> QueueAttributes:
+    """``current`` with the (already validated) ``changes`` applied; unknown keys are ignored."""
+    merged = dict(current)
+    merged.update((key, value) for key, value in changes.items() if key in DEFAULT_ATTRIBUTES)
+    return cast(QueueAttributes, merged)
+
+
+def attributes_from_json(text: Optional[str]) -> QueueAttributes:
+    """Stored attributes (JSON text, or None for a queue never configured), defaults filled in."""
+    stored = json.loads(text) if text else {}
+    return changed_attributes(DEFAULT_ATTRIBUTES, stored if isinstance(stored, dict) else {})
+
+
+def attributes_json(attributes: QueueAttributes) -> str:
+    """Attributes as the JSON text stores keep."""
+    return json.dumps(attributes, sort_keys=True, allow_nan=False)

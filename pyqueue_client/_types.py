@@ -11,6 +11,7 @@ __all__ = [
     "DeleteMessagesResult",
     "FileQueueType",
     "MessageBody",
+    "QueueAttributes",
     "QueueInfo",
     "QueueType",
     "ReceivedMessage",
@@ -102,3 +103,31 @@ class DeleteMessagesResult(TypedDict):
 
     Successful: List[str]
     Failed: List[BatchDeleteFailure]
+
+
+class QueueAttributes(TypedDict):
+    """A queue's policy, stored with the queue so every process and instance obeys it.
+
+    ``visibility_timeout`` (seconds a received message stays hidden, default 30),
+    ``delay_seconds`` (how long a new message stays hidden, 0), ``wait_time_seconds`` (how long a
+    receive waits for a message, 0), ``retention_seconds`` (None: keep forever),
+    ``max_receive_count`` and ``dead_letter_queue`` (None: no dead-letter queue).
+    """
+
+    visibility_timeout: float
+    delay_seconds: float
+    wait_time_seconds: float
+    retention_seconds: Optional[float]
+    max_receive_count: Optional[int]
+    dead_letter_queue: Optional[str]
+
+
+#: The attributes of a queue nobody has configured.
+DEFAULT_ATTRIBUTES: QueueAttributes = {
+    "visibility_timeout": 30,
+    "delay_seconds": 0,
+    "wait_time_seconds": 0,
+    "retention_seconds": None,
+    "max_receive_count": None,
+    "dead_letter_queue": None,
+}

@@ -609,7 +609,7 @@ def fork_check_sqlite(args: argparse.Namespace) -> int:
     """
     queue = open_queue(args, durable=True, lock_timeout=0.5)
     queue.add_message({"n": 0}, item_id="before-fork")
-    connection: sqlite3.Connection = queue._backend._connection()  # type: ignore[attr-defined]
+    connection: sqlite3.Connection = queue._store.db._connection()  # type: ignore[attr-defined]
     connection.execute("BEGIN IMMEDIATE")
     while_held = _in_fork(lambda: _sqlite_child_while_held(queue), args.deadline)
     connection.execute("COMMIT")
@@ -619,7 +619,7 @@ def fork_check_sqlite(args: argparse.Namespace) -> int:
         "while_held": while_held,
         "after_release": after_release,
         "parent_sees": [message["id"] for message in queue.get_messages()],
-        "same_connection": queue._backend._connection() is connection,  # type: ignore[attr-defined]
+        "same_connection": queue._store.db._connection() is connection,  # type: ignore[attr-defined]
     }
     queue.close()
     sys.stdout.write(json.dumps(result) + "\n")

@@ -63,7 +63,7 @@ def _sqlite(tmp_path: Path, clock: FakeClock) -> Iterator[PyQueue]:
 def _sqlite_without_returning(tmp_path: Path, clock: FakeClock) -> Iterator[PyQueue]:
     """The two-statement receive used where SQLite is older than 3.35 (no RETURNING)."""
     with _sqlite(tmp_path, clock) as queue:
-        queue._backend._use_returning = False  # type: ignore[attr-defined]
+        queue._queue._use_returning = False  # type: ignore[attr-defined]
         yield queue
 
 

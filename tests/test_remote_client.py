@@ -34,7 +34,7 @@ from pyqueue_client import (
     ValidationError,
     copy_queue,
 )
-from pyqueue_client._backends.remote_http import RemoteHttpBackend
+from pyqueue_client._backends.remote_http import RemoteStore
 from pyqueue_client._transport import wire
 from pyqueue_client._transport.http import ConnectionPool, HttpTransport, _Target
 
@@ -1163,8 +1163,9 @@ def test_repr_names_the_server() -> None:
 
 
 def test_the_backend_can_be_built_alone() -> None:
-    backend = RemoteHttpBackend("http://127.0.0.1:1", "q", None, 1.0)
-    backend.close()
+    store = RemoteStore("http://127.0.0.1:1", None, 1.0)
+    store.open_queue("q")
+    store.close()
     transport = HttpTransport("HTTPS://Example.com:8443/base/", None, 1.0)
     assert transport.base_url == "https://Example.com:8443/base"
     transport.close()

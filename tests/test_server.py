@@ -113,7 +113,9 @@ def test_health_and_root_need_no_key(server: QueueServer, clock: FakeClock) -> N
 def test_health_reports_storage_failure(
     server: QueueServer, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pyqueue_client.server._store.Store.healthy", lambda self: False)
+    monkeypatch.setattr(
+        "pyqueue_client._backends.sqlite.SqliteStore.health_check", lambda self: False
+    )
     for path in ("/health", "/api/v1/health"):
         reply = client.call("GET", path)
         assert reply.status == 503
@@ -437,7 +439,7 @@ def test_queue_health(client: Client, clock: FakeClock) -> None:
 
 def test_queue_health_failure(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "pyqueue_client._backends.sqlite.SqliteBackend.health_check", lambda self: False
+        "pyqueue_client._backends.sqlite.SqliteQueue.health_check", lambda self: False
     )
     assert client.call("GET", f"{Q}/health").status == 503
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from pyqueue_client import cli
-from pyqueue_client._backends.sqlite import SqliteBackend
+from pyqueue_client._backends.sqlite import SqliteQueue
 from pyqueue_client.server import QueueServer, ServerConfig, serve
 from pyqueue_client.server import _server as server_module
 
@@ -29,19 +29,19 @@ Q = "/api/v1/queues/orders"
 
 
 class Gate:
-    """Holds up ``SqliteBackend.add_messages`` until released, to keep a request in flight."""
+    """Holds up ``SqliteQueue.add_messages`` until released, to keep a request in flight."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
-        original = SqliteBackend.add_messages
+        original = SqliteQueue.add_messages
 
-        def held(backend: SqliteBackend, items: Any) -> List[str]:
+        def held(backend: SqliteQueue, items: Any) -> List[str]:
             self.entered.set()
             assert self.release.wait(WAIT)
             return original(backend, items)
 
-        monkeypatch.setattr(SqliteBackend, "add_messages", held)
+        monkeypatch.setattr(SqliteQueue, "add_messages", held)
 
 
 def _in_thread(target: Any) -> Tuple[threading.Thread, Dict[str, Any]]:

@@ -20,10 +20,9 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 from pyqueue_client import ConfigurationError, LockTimeoutError, StorageError
-from pyqueue_client._backends.sqlite import SqliteBackend
+from pyqueue_client._backends.sqlite import SqliteQueue, SqliteStore
 from pyqueue_client.server import QueueServer, ServerConfig
 from pyqueue_client.server import _auth as auth
-from pyqueue_client.server._store import Store
 from pyqueue_client.server._wire import HttpError
 
 from ._server_support import (
@@ -245,7 +244,7 @@ def test_bad_queue_names_get_422_before_storage(
     def untouchable(*args: object) -> None:
         raise AssertionError("storage was touched")
 
-    monkeypatch.setattr(Store, "run", untouchable)
+    monkeypatch.setattr(SqliteStore, "open_queue", untouchable)
     for method, path in [
         ("POST", f"/api/v1/queues/{name}/messages"),
         ("GET", f"/api/v1/queues/{name}/messages"),
@@ -440,10 +439,10 @@ def test_internal_errors_show_no_path_or_traceback(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(self: SqliteBackend) -> None:
+    def broken(self: SqliteQueue) -> None:
         raise StorageError(f"cannot use queue file {server.database!r}: disk I/O error", "x")
 
-    monkeypatch.setattr(SqliteBackend, "get_queue_info", broken)
+    monkeypatch.setattr(SqliteQueue, "get_queue_info", broken)
     with caplog.at_level(logging.ERROR, logger="pyqueue_client.server"):
         reply = client.call("GET", f"{Q}/info?api_key=secret-in-query")
     assert (reply.status, reply.json) == (500, {"detail": "internal server error"})
@@ -457,10 +456,10 @@ def test_internal_errors_show_no_path_or_traceback(
 
 
 def test_a_busy_storage_gets_503(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    def busy(self: SqliteBackend, items: object) -> None:
+    def busy(self: SqliteQueue, items: object) -> None:
         raise LockTimeoutError("/secret/path/queues.db", 10)
 
-    monkeypatch.setattr(SqliteBackend, "add_messages", busy)
+    monkeypatch.setattr(SqliteQueue, "add_messages", busy)
     reply = client.call("POST", f"{Q}/messages", {"message_body": {}})
     assert (reply.status, reply.json) == (503, {"detail": "the queue storage is busy; try again"})
     assert reply.headers["retry-after"] == "1"

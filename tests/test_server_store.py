@@ -1,6 +1,5 @@
-"""The server's storage: named queues sharing a few database connections among any number of
-threads, waits for a free one bounded in time, and the clock that lets a receive report the exact
-time it used.
+"""The SQLite store the server sits on: named queues sharing a few database connections among any
+number of threads, waits for a free one bounded in time, and queue attributes kept in the file.
 """
 
 from __future__ import annotations
@@ -8,46 +7,56 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import List
 
 import pytest
 
 from pyqueue_client import LockTimeoutError
-from pyqueue_client._backends.sqlite import SqliteBackend
+from pyqueue_client._backends.sqlite import SqliteStore
 from pyqueue_client._semantics import NewMessage
-from pyqueue_client.server._store import RecordingClock, Store
+from pyqueue_client._types import DEFAULT_ATTRIBUTES
+from pyqueue_client.server._store import open_store
 
 
 def _midnight() -> datetime:
     return datetime(2026, 1, 1)
 
 
-def test_named_queues_share_the_connections_of_one_backend(tmp_path: Path) -> None:
-    root = SqliteBackend(str(tmp_path / "queues.db"), "default", _midnight, durable=False)
-    orders, payments = root.with_queue("orders"), root.with_queue("payments")
+def test_named_queues_share_the_connections_of_one_store(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "queues.db"), _midnight, durable=False)
+    orders, payments = store.open_queue("orders"), store.open_queue("payments")
     orders.add_messages([NewMessage("o1", '{"n": 1}')])
     payments.add_messages([NewMessage("p1", '{"n": 2}')])
-    assert orders._connection() is payments._connection() is root._connection()
     assert [m["id"] for m in orders.get_messages(None)] == ["o1"]
     assert [m["id"] for m in payments.get_messages(None)] == ["p1"]
-    assert root.queue_names() == ["orders", "payments"]
-    root.close()
-    assert root._opened == []
+    assert store.queue_names() == ["orders", "payments"]
+    assert len(store.db._opened) == 1
+    store.close()
+    assert store.db._opened == []
 
 
-def _hold_connection(store: Store, held: threading.Event, release: threading.Event) -> None:
+def test_attributes_live_in_the_file_per_queue(tmp_path: Path) -> None:
+    path = str(tmp_path / "queues.db")
+    store = SqliteStore(path, _midnight, durable=False)
+    assert store.get_attributes("jobs") == DEFAULT_ATTRIBUTES
+    changed = store.set_attributes("jobs", {"visibility_timeout": 5, "delay_seconds": 2})
+    assert changed == {**DEFAULT_ATTRIBUTES, "visibility_timeout": 5, "delay_seconds": 2}
+    assert store.queue_names() == ["jobs"]  # configured, even with no message yet
+    store.close()
+    again = SqliteStore(path, _midnight, durable=False)
+    assert again.get_attributes("jobs") == changed
+    assert again.get_attributes("other") == DEFAULT_ATTRIBUTES
+    again.close()
+
+
+def _hold_connection(store: SqliteStore, held: threading.Event, release: threading.Event) -> None:
     """Borrow a connection of ``store`` and keep it until ``release``."""
-
-    def hold(backend: SqliteBackend) -> None:
-        with backend._statements(1):
-            held.set()
-            release.wait(10)
-
-    store.run("q", hold)
+    with store.db.statements(1):
+        held.set()
+        release.wait(10)
 
 
 def test_waiting_for_a_free_connection_is_bounded(tmp_path: Path) -> None:
-    store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=1, call_timeout=0.2)
+    store = open_store(str(tmp_path), _midnight, False, workers=1, call_timeout=0.2)
     held, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_connection, args=(store, held, release))
     holder.start()
@@ -55,12 +64,12 @@ def test_waiting_for_a_free_connection_is_bounded(tmp_path: Path) -> None:
         assert held.wait(10)
         # The only connection is borrowed: a call waits 0.2 s for it, then gives up.
         with pytest.raises(LockTimeoutError) as caught:
-            store.run("q", SqliteBackend.clear_queue)
+            store.open_queue("q").clear_queue()
         assert caught.value.timeout == 0.2
         release.set()
         holder.join(10)
-        store.run("q", lambda backend: backend.add_messages([NewMessage("m", "{}")]))
-        assert store.run("q", lambda backend: backend.check_existence(["m"])) == ["m"]
+        store.open_queue("q").add_messages([NewMessage("m", "{}")])
+        assert store.open_queue("q").check_existence(["m"]) == ["m"]
     finally:
         release.set()
         holder.join(10)
@@ -68,7 +77,7 @@ def test_waiting_for_a_free_connection_is_bounded(tmp_path: Path) -> None:
 
 
 def test_close_waits_for_calls_in_progress(tmp_path: Path) -> None:
-    store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=2)
+    store = open_store(str(tmp_path), _midnight, False, workers=2)
     held, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_connection, args=(store, held, release))
     holder.start()
@@ -81,45 +90,35 @@ def test_close_waits_for_calls_in_progress(tmp_path: Path) -> None:
     closer.join(10)
     holder.join(10)
     assert not closer.is_alive()
-    assert store._root._opened == []
+    assert store.db._opened == []
 
 
-def test_calls_run_on_their_callers_threads_over_shared_connections(tmp_path: Path) -> None:
-    store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=2)
-    callers: List[str] = []
+def test_many_threads_share_few_connections(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path), _midnight, False, workers=2)
     try:
 
         def call(number: int) -> None:
-            def add(backend: SqliteBackend) -> None:
-                callers.append(threading.current_thread().name)
-                backend.add_messages([NewMessage(f"m{number}", "{}")])
+            store.open_queue("q").add_messages([NewMessage(f"m{number}", "{}")])
 
-            store.run("q", add)
-
-        threads = [threading.Thread(target=call, args=(n,), name=f"t{n}") for n in range(12)]
+        threads = [threading.Thread(target=call, args=(n,)) for n in range(12)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(10)
-        assert sorted(callers) == sorted(f"t{n}" for n in range(12))
-        assert store.run("q", lambda backend: len(backend.get_messages(None))) == 12
-        assert len(store._root._opened) <= 2
+        assert len(store.open_queue("q").get_messages(None)) == 12
+        assert len(store.db._opened) <= 2
     finally:
         store.close()
 
 
 def test_store_connections_stay_few(tmp_path: Path) -> None:
-    store = Store(str(tmp_path), RecordingClock(_midnight), False, workers=2)
+    store = open_store(str(tmp_path), _midnight, False, workers=2)
     try:
         for number in range(50):
-            store.run(f"q{number}", lambda backend: backend.add_messages([NewMessage("m", "{}")]))
+            store.open_queue(f"q{number}").add_messages([NewMessage("m", "{}")])
         assert len(store.queue_names()) == 50
         # Sequential calls share one connection (the one opened to check the file), not one per
         # queue.
-        assert len(store._root._opened) == 1
+        assert len(store.db._opened) == 1
     finally:
         store.close()
-
-
-def test_recording_clock_reads_the_time_when_asked_first() -> None:
-    assert RecordingClock(_midnight).last() == _midnight()

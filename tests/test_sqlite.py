@@ -20,7 +20,10 @@ from pyqueue_client import (
     QueuePathError,
     StorageError,
 )
+from pyqueue_client import _semantics_sql as sql
 from pyqueue_client._backends import sqlite as backend_module
+from pyqueue_client._storage import sqlite_db
+from pyqueue_client._types import DEFAULT_ATTRIBUTES
 
 from .conftest import FakeClock
 
@@ -37,8 +40,8 @@ def _pragma(path: Path, name: str) -> Any:
 def test_new_database_is_marked_versioned_and_in_wal_mode(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "queue.db"
     _queue(path, clock).add_message({"n": 1})
-    assert _pragma(path, "application_id") == backend_module.APPLICATION_ID
-    assert _pragma(path, "user_version") == backend_module.SCHEMA_VERSION == 2
+    assert _pragma(path, "application_id") == sqlite_db.APPLICATION_ID
+    assert _pragma(path, "user_version") == sqlite_db.SCHEMA_VERSION == 3
     assert _pragma(path, "journal_mode") == "wal"
 
 
@@ -47,7 +50,7 @@ def test_durable_picks_synchronous_full_or_normal(
     tmp_path: Path, clock: FakeClock, durable: bool, level: int
 ) -> None:
     queue = _queue(tmp_path / "queue.db", clock, durable=durable)
-    connection = queue._backend._connection()  # type: ignore[attr-defined]
+    connection = queue._store.db._connection()  # type: ignore[attr-defined]
     assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
 
 
@@ -75,10 +78,10 @@ def test_named_queues_share_a_file_but_not_messages(tmp_path: Path, clock: FakeC
     handle = orders.receive_messages(max_messages=1)[0]["ReceiptHandle"]
     assert emails.delete_message(handle) is False  # another queue's handle
     assert orders.delete_message(handle) is True
-    assert emails._backend.queue_names() == ["emails", "orders"]  # type: ignore[attr-defined]
+    assert emails._store.queue_names() == ["emails", "orders"]
     emails.clear_queue()
     assert [m["id"] for m in orders.get_messages()] == ["o2"]
-    assert emails._backend.queue_names() == ["orders"]  # type: ignore[attr-defined]
+    assert emails._store.queue_names() == ["orders"]
     assert emails.get_queue_info()["message_count"] == 0
 
 
@@ -109,11 +112,10 @@ def test_receive_uses_the_indexes_at_any_depth(tmp_path: Path, clock: FakeClock)
     plans: List[str] = []
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         for only_new in (False, True):
-            only = " AND receive_count = 0" if only_new else ""
-            pick = backend_module._PICK.format(only_new=only)
+            pick = sql.PICKS[only_new]
             rows = db.execute(f"EXPLAIN QUERY PLAN {pick}", {"queue": "default", "limit": 10})
             plans.extend(row[-1] for row in rows)
-        delete = backend_module._DELETE_BY_HANDLE
+        delete = sql.DELETE_BY_HANDLE
         params = {"queue": "default", "handle": "h", "seq": 5}
         plans.extend(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {delete}", params))
         expire = "SELECT seq FROM messages WHERE queue = ? AND invisible_until IS NOT NULL"
@@ -143,11 +145,11 @@ def test_expired_timeouts_are_cleared_by_receive(tmp_path: Path, clock: FakeCloc
 
 def test_each_thread_gets_its_own_connection(tmp_path: Path, clock: FakeClock) -> None:
     queue = _queue(tmp_path / "queue.db", clock)
-    backend = queue._backend
-    seen: List[int] = [id(backend._connection())]  # type: ignore[attr-defined]
+    backend = queue._store.db  # type: ignore[attr-defined]
+    seen: List[int] = [id(backend._connection())]
 
     def other() -> None:
-        seen.append(id(backend._connection()))  # type: ignore[attr-defined]
+        seen.append(id(backend._connection()))
 
     thread = threading.Thread(target=other)
     thread.start()
@@ -159,10 +161,10 @@ def test_each_thread_gets_its_own_connection(tmp_path: Path, clock: FakeClock) -
 
 def test_a_forked_child_opens_new_connections(tmp_path: Path, clock: FakeClock) -> None:
     queue = _queue(tmp_path / "queue.db", clock)
-    backend = queue._backend
-    inherited = backend._connection()  # type: ignore[attr-defined]
-    backend._pid = -1  # type: ignore[attr-defined]  # what a child process sees after fork()
-    fresh = backend._connection()  # type: ignore[attr-defined]
+    backend = queue._store.db  # type: ignore[attr-defined]
+    inherited = backend._connection()
+    backend._pid = -1  # what a child process sees after fork()
+    fresh = backend._connection()
     assert fresh is not inherited
     queue.add_message({"n": 1}, item_id="after-fork")
     assert queue.has_message("after-fork")
@@ -201,7 +203,7 @@ def test_a_version_1_file_is_migrated_and_keeps_every_message(tmp_path: Path) ->
     assert "messages_by_handle" in _schema_names(path)
     clock = FakeClock(datetime(2026, 1, 1, 12, 30))
     queue = _queue(path, clock, "jobs")
-    assert _pragma(path, "user_version") == 2
+    assert _pragma(path, "user_version") == 3
     assert _schema_names(path) == _schema_names(_new_database(tmp_path))
     assert [m["id"] for m in queue.get_messages()] == [
         "m0", "m1", "m2", "m3", "m4", "imported-1", "imported-2"
@@ -222,6 +224,30 @@ def test_a_version_1_file_is_migrated_and_keeps_every_message(tmp_path: Path) ->
     assert _pragma(path, "integrity_check") == "ok"
 
 
+_V2_FILE = Path(__file__).parent / "data" / "queue-v2.db"
+_V2_OURS = ["receipt_Fv4CwgUQAiJE-My6owmluNRb_1", "receipt_Fv4CwgUQAiJE-My6owmluNRb_2"]
+_V2_FOREIGN = "receipt_eOsHTckjfENHJJ1nizlINLsd45E870T4"
+
+
+def test_a_version_2_file_is_migrated_and_keeps_every_message(tmp_path: Path) -> None:
+    """A file as the previous release wrote it: two queues, two messages in flight, one handle
+    copied in from a memory queue."""
+    path = tmp_path / "queue.db"
+    shutil.copyfile(_V2_FILE, path)
+    assert _pragma(path, "user_version") == 2
+    clock = FakeClock(datetime(2026, 1, 1, 12, 30))
+    queue = _queue(path, clock, "jobs")
+    assert _pragma(path, "user_version") == 3
+    assert _schema_names(path) == _schema_names(_new_database(tmp_path))
+    assert queue._store.queue_names() == ["jobs", "other"]
+    assert queue._store.get_attributes("jobs") == DEFAULT_ATTRIBUTES
+    assert [m["id"] for m in queue.get_messages()] == ["m0", "m1", "m2", "m3", "imported-1"]
+    assert queue.delete_messages([*_V2_OURS, _V2_FOREIGN])["Failed"] == []
+    new = queue.receive_messages(max_messages=10)
+    assert [m["Id"] for m in new] == ["m2", "m3"]
+    assert _pragma(path, "integrity_check") == "ok"
+
+
 def test_migration_happens_once_under_the_write_lock(tmp_path: Path, clock: FakeClock) -> None:
     path = _v1_copy(tmp_path)
     first, second = _queue(path, clock, "jobs"), _queue(path, clock, "jobs")
@@ -238,12 +264,12 @@ def test_a_handle_made_elsewhere_that_looks_like_ours_still_deletes(
     source.add_messages([{"n": n} for n in range(3)], ["a", "b", "c"])
     target = _queue(tmp_path / "queue.db", clock)
     target.add_messages([{"n": 0}], ["z"])  # so seqs in the target differ from positions
-    records = source._backend.export_records()
+    records = source._queue.export_records()  # type: ignore[attr-defined]
     for record, handle in zip(records, ["foreign_2", "foreign_1", "other-7"]):
         record["current_receipt_handle"] = handle
         record["receive_count"] = 1
         record["invisible_until"] = "2026-01-22T13:00:00.000000"
-    assert target._backend.import_records(records) == 3
+    assert target._queue.import_records(records) == 3  # type: ignore[attr-defined]
     assert target.delete_message("foreign_1") is True  # b, whose seq is 3, not 1
     assert target.check_existence(["a", "b", "c", "z"]) == ["a", "c", "z"]
     assert target.delete_messages(["foreign_2", "other-7", "foreign_2"])["Failed"] == [
@@ -352,7 +378,7 @@ def test_lock_held_by_another_connection_times_out(tmp_path: Path, clock: FakeCl
 
 
 def test_other_operational_errors_are_storage_errors(tmp_path: Path) -> None:
-    translated = backend_module._Translated("f", 1, None)
+    translated = sqlite_db.Translated("f", 1, None)
     with pytest.raises(StorageError, match="no such table"), translated:
         raise sqlite3.OperationalError("no such table: x")
     with pytest.raises(StorageError, match="read-only"), translated:
@@ -364,16 +390,16 @@ def test_failed_transaction_rolls_back(
 ) -> None:
     """A receive of two statements (no RETURNING) that fails half-way changes nothing."""
     queue = _queue(tmp_path / "queue.db", clock)
-    queue._backend._use_returning = False  # type: ignore[attr-defined]
+    queue._queue._use_returning = False  # type: ignore[attr-defined]
     queue.add_messages([{"n": 1}, {"n": 2}], ["a", "b"])
 
-    real_hide = backend_module.SqliteBackend._hide
+    real_hide = backend_module.SqliteQueue._run_returning
 
     def hide_then_fail(self: Any, *args: Any) -> Any:
         real_hide(self, *args)  # the rows are updated inside the transaction...
         raise sqlite3.OperationalError("disk I/O error")  # ...which then fails
 
-    monkeypatch.setattr(backend_module.SqliteBackend, "_hide", hide_then_fail)
+    monkeypatch.setattr(backend_module.SqliteQueue, "_run_returning", hide_then_fail)
     with pytest.raises(StorageError):
         queue.receive_messages(max_messages=2)
     monkeypatch.undo()
@@ -397,12 +423,16 @@ def test_a_migration_that_fails_leaves_the_old_file_as_it_was(
 # -- connections shared by every thread (the server's) -----------------------------------------
 
 
-def _shared(tmp_path: Path, size: int, wait: float) -> backend_module.SqliteBackend:
-    backend = backend_module.SqliteBackend(
-        str(tmp_path / "queue.db"), "default", FakeClock(), durable=False
-    )
+def _shared(tmp_path: Path, size: int, wait: float) -> sqlite_db.Database:
+    backend = sqlite_db.Database(str(tmp_path / "queue.db"), durable=False)
     backend.share_connections(size, wait)
     return backend
+
+
+def _count_rows(database: sqlite_db.Database) -> int:
+    with database.statements(1) as db:
+        count: int = db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    return count
 
 
 def test_a_connection_that_cannot_open_frees_its_slot(
@@ -419,9 +449,9 @@ def test_a_connection_that_cannot_open_frees_its_slot(
 
     monkeypatch.setattr(backend, "_open", failing)
     with pytest.raises(StorageError, match="cannot open"):
-        backend.get_messages(None)
+        _count_rows(backend)
     monkeypatch.setattr(backend, "_open", real_open)
-    assert backend.get_messages(None) == []  # the failed open did not keep the only slot
+    assert _count_rows(backend) == 0  # the failed open did not keep the only slot
     backend.close()
 
 

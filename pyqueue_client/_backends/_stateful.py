@@ -1,4 +1,4 @@
-"""The shared body of backends that keep a :class:`QueueState`: each call is one transaction.
+"""The shared body of queues that keep a :class:`QueueState`: each call is one transaction.
 
 A subclass supplies ``_transaction()`` (lock, load, yield the state, persist what is dirty) and
 ``_info()`` (its ``get_queue_info`` answer); the queue rules come from ``_semantics``.
@@ -9,14 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ContextManager, List, Optional, Sequence
 
-from .._semantics import Clock, Counts, NewMessage, QueueState, Record
-from .._types import DeleteMessagesResult, MessageBody, QueueInfo, ReceivedMessage, StoredMessage
+from .._semantics import Counts, Delivery, NewMessage, QueueState, Record
+from .._times import Clock
+from .._types import DeleteMessagesResult, MessageBody, QueueInfo, StoredMessage
 
-__all__ = ["StatefulBackend"]
+__all__ = ["StatefulQueue"]
 
 
-class StatefulBackend(ABC):
-    """Implements ``QueueBackend`` over a ``QueueState`` that subclasses load and persist."""
+class StatefulQueue(ABC):
+    """Implements ``QueueCore`` and ``Inspectable`` over a ``QueueState`` that subclasses keep."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -29,9 +30,9 @@ class StatefulBackend(ABC):
     def _info(self, counts: Counts) -> QueueInfo:
         """``get_queue_info``'s answer: the counts plus the backend's own keys."""
 
-    def add_messages(self, items: Sequence[NewMessage]) -> List[str]:
+    def add_messages(self, items: Sequence[NewMessage], delay_seconds: float = 0) -> List[str]:
         with self._transaction() as state:
-            return state.add(items, self._clock())
+            return state.add(items, self._clock(), delay_seconds)
 
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         with self._transaction() as state:
@@ -51,7 +52,7 @@ class StatefulBackend(ABC):
         visibility_timeout: float,
         delete_after_receive: bool,
         only_new: bool,
-    ) -> List[ReceivedMessage]:
+    ) -> List[Delivery]:
         with self._transaction() as state:
             return state.receive(
                 self._clock(), max_messages, visibility_timeout, delete_after_receive, only_new
@@ -60,6 +61,12 @@ class StatefulBackend(ABC):
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
         with self._transaction() as state:
             return state.delete(receipt_handles)
+
+    def change_visibility(
+        self, receipt_handles: Sequence[object], visibility_timeout: float
+    ) -> DeleteMessagesResult:
+        with self._transaction() as state:
+            return state.change_visibility(receipt_handles, visibility_timeout, self._clock())
 
     def remove_message(self, item_id: str) -> bool:
         with self._transaction() as state:
@@ -96,6 +103,3 @@ class StatefulBackend(ABC):
     def import_records(self, records: Sequence[Record]) -> int:
         with self._transaction() as state:
             return state.import_records(records)
-
-    def close(self) -> None:  # noqa: B027 - a hook: most backends hold nothing to release
-        """Nothing to release by default."""

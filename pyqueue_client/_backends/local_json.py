@@ -4,24 +4,39 @@ Every call is one transaction: lock (``<file>.lock``) -> read -> queue rules -> 
 unlock. Reading is skipped when the file is still the version this object last wrote or read (same
 inode, size and mtime), and writing re-serializes only the messages the call touched. A file that
 is not a queue raises :class:`QueueCorruptedError` and is never written over.
+
+A queue's attributes live beside it in ``<file>.attributes.json`` (written under the queue's
+lock), so the queue file itself stays in the format the original library reads. The store is
+the file system: a queue's name is its file's path.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
-from typing import Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 from .._errors import QueueCorruptedError, StorageError
-from .._semantics import Clock, Counts, QueueState
+from .._semantics import (
+    Counts,
+    QueueState,
+    attributes_from_json,
+    attributes_json,
+    changed_attributes,
+)
 from .._storage.atomic import FileStamp, file_stamp, recover, write_atomic
 from .._storage.json_format import FormatError, decode, encode, encode_record
 from .._storage.lock import FileLock
 from .._storage.paths import check_queue_path
-from .._types import QueueInfo
-from ._stateful import StatefulBackend
+from .._times import Clock
+from .._types import QueueAttributes, QueueInfo
+from ._stateful import StatefulQueue
 
-__all__ = ["LocalJsonBackend"]
+__all__ = ["JsonFileStore", "LocalJsonQueue"]
+
+#: Appended to a queue file's path to name its attributes file.
+ATTRIBUTES_SUFFIX = ".attributes.json"
 
 
 class _Snapshot(NamedTuple):
@@ -45,7 +60,7 @@ def _lines_in_order(snapshot: _Snapshot) -> Dict[str, bytes]:
     }
 
 
-class LocalJsonBackend(StatefulBackend):
+class LocalJsonQueue(StatefulQueue):
     """A queue stored in ``path``; ``durable`` fsyncs every write, ``lock_timeout`` bounds waits."""
 
     def __init__(self, path: str, clock: Clock, durable: bool = True, lock_timeout: float = 10.0):
@@ -87,16 +102,37 @@ class LocalJsonBackend(StatefulBackend):
             size = os.path.getsize(self._path)
         except OSError:
             size = 0
-        return {
-            "queue_type": "local",
-            "queue_file": self._path,
-            "message_count": counts["message_count"],
-            "visible_messages": counts["visible_messages"],
-            "invisible_messages": counts["invisible_messages"],
-            "never_received": counts["never_received"],
-            "total_receives": counts["total_receives"],
-            "file_size": size,
-        }
+        return counts.info("local", {"queue_file": self._path}, size)
+
+    def read_attributes(self) -> QueueAttributes:
+        """The attributes stored beside the queue (the defaults when there are none)."""
+        with self._lock.held():
+            return self._read_attributes()
+
+    def write_attributes(self, changes: Mapping[str, object]) -> QueueAttributes:
+        """Apply ``changes`` to the stored attributes, atomically; returns them all."""
+        with self._lock.held():
+            attributes = changed_attributes(self._read_attributes(), changes)
+            path = self._path + ATTRIBUTES_SUFFIX
+            try:
+                write_atomic(path, [attributes_json(attributes).encode()], self._durable)
+            except OSError as exc:
+                raise self._storage_error("cannot write", exc) from exc
+            return attributes
+
+    def _read_attributes(self) -> QueueAttributes:
+        path = self._path + ATTRIBUTES_SUFFIX
+        try:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+        except FileNotFoundError:
+            return attributes_from_json(None)
+        except OSError as exc:
+            raise self._storage_error("cannot read", exc) from exc
+        try:
+            return attributes_from_json(text)
+        except ValueError as exc:
+            raise QueueCorruptedError(path, f"not a JSON object of attributes: {exc}") from None
 
     def _load(self) -> _Snapshot:
         mark = self._lock.read_mark()
@@ -175,3 +211,49 @@ class LocalJsonBackend(StatefulBackend):
     def close(self) -> None:
         """Close the lock file; the queue file itself is never held open between calls."""
         self._lock.close()
+
+
+class JsonFileStore:
+    """Queues in JSON files, one per file: a queue's name is its file's path.
+
+    Opening the same path twice gives the same queue object, so its lock and cache are shared.
+    """
+
+    def __init__(self, clock: Clock, durable: bool = True, lock_timeout: float = 10.0) -> None:
+        self._clock = clock
+        self._durable = durable
+        self._lock_timeout = lock_timeout
+        self._queues: Dict[str, LocalJsonQueue] = {}
+        self._guard = threading.Lock()
+
+    def open_queue(self, name: str) -> LocalJsonQueue:
+        """The queue in file ``name`` (created empty if missing)."""
+        with self._guard:
+            queue = self._queues.get(name)
+            if queue is None:
+                queue = LocalJsonQueue(name, self._clock, self._durable, self._lock_timeout)
+                self._queues[name] = queue
+            return queue
+
+    def queue_names(self) -> List[str]:
+        """The files opened through this store, sorted (the file system is not searched)."""
+        with self._guard:
+            return sorted(self._queues)
+
+    def get_attributes(self, name: str) -> QueueAttributes:
+        return self.open_queue(name).read_attributes()
+
+    def set_attributes(self, name: str, changes: Mapping[str, object]) -> QueueAttributes:
+        return self.open_queue(name).write_attributes(changes)
+
+    def health_check(self) -> bool:
+        with self._guard:
+            queues = list(self._queues.values())
+        return all(queue.health_check() for queue in queues)
+
+    def close(self) -> None:
+        """Close the lock files of every queue opened here."""
+        with self._guard:
+            queues = list(self._queues.values())
+        for queue in queues:
+            queue.close()

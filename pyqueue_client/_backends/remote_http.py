@@ -21,6 +21,8 @@ What the protocol cannot carry, and what this backend does instead:
   ``/``: such a message reads as absent there.
 - Expired visibility timeouts are the server's to clear: ``cleanup_expired_messages`` returns
   False with a warning.
+- Visibility changes and queue attributes have no route yet: they raise
+  ``UnsupportedOperationError``.
 """
 
 from __future__ import annotations
@@ -29,22 +31,34 @@ import functools
 import re
 import ssl
 import warnings
-from typing import Any, Callable, Collection, List, Optional, Sequence, Set, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    List,
+    Mapping,
+    NoReturn,
+    Optional,
+    Sequence,
+    Set,
+    TypeVar,
+)
 
 from .. import _validation as check
-from .._errors import ConfigurationError
-from .._semantics import NewMessage, QueueState, Record, delete_each, utc_now
+from .._errors import ConfigurationError, UnsupportedOperationError
+from .._semantics import Delivery, NewMessage, QueueState, Record, for_each_handle
+from .._times import utc_now
 from .._transport import wire
 from .._transport.http import HttpTransport
 from .._types import (
     DeleteMessagesResult,
     MessageBody,
+    QueueAttributes,
     QueueInfo,
-    ReceivedMessage,
     StoredMessage,
 )
 
-__all__ = ["RemoteHttpBackend"]
+__all__ = ["RemoteQueue", "RemoteStore"]
 
 _T = TypeVar("_T")
 
@@ -54,8 +68,8 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}\Z")
 _EXISTENCE_CHUNK = 500
 
 
-class RemoteHttpBackend:
-    """A named queue on a PyQueue server at ``server_url``, authenticated by ``api_key``.
+class RemoteStore:
+    """The queues of a PyQueue server at ``server_url``, authenticated by ``api_key``.
 
     ``timeout`` bounds connecting and each read, in seconds. TLS certificates are verified with
     ``ssl.create_default_context()`` unless ``ssl_context`` is given. Nothing is sent until the
@@ -65,13 +79,47 @@ class RemoteHttpBackend:
     def __init__(
         self,
         server_url: str,
-        queue_name: str,
         api_key: Optional[str],
         timeout: float,
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
-        self._queue = _checked_queue_name(queue_name)
         self._transport = HttpTransport(server_url, api_key, timeout, ssl_context)
+
+    def open_queue(self, name: str) -> RemoteQueue:
+        """The queue called ``name`` on the server (nothing is sent yet)."""
+        return RemoteQueue(self._transport, _checked_queue_name(name))
+
+    def queue_names(self) -> List[str]:
+        """The queues this key may use, as the server lists them, sorted."""
+        reply = self._transport.send(wire.list_queues_call())
+        wire.raise_for_status(reply)
+        return sorted(wire.decode(reply, wire.queue_names))
+
+    def get_attributes(self, name: str) -> QueueAttributes:
+        _unsupported("get_queue_attributes")
+
+    def set_attributes(self, name: str, changes: Mapping[str, object]) -> QueueAttributes:
+        _unsupported("set_queue_attributes")
+
+    def health_check(self) -> bool:
+        """The server's health check. Never raises."""
+        try:
+            reply = self._transport.send(wire.server_health_call())
+            return reply.status == 200 and wire.decode(reply, wire.is_healthy)
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._transport.close()
+
+
+class RemoteQueue:
+    """One named queue of a :class:`RemoteStore`, sharing its connections."""
+
+    def __init__(self, transport: HttpTransport, queue_name: str) -> None:
+        self._queue = queue_name
+        self._transport = transport
 
     def _send(self, call: wire.Call, allowed: Collection[int] = ()) -> wire.Reply:
         """The reply to ``call``; statuses other than 2xx and ``allowed`` raise."""
@@ -81,8 +129,10 @@ class RemoteHttpBackend:
 
     # -- adding and reading ---------------------------------------------------------------------
 
-    def add_messages(self, items: Sequence[NewMessage]) -> List[str]:
+    def add_messages(self, items: Sequence[NewMessage], delay_seconds: float = 0) -> List[str]:
         """Add each message under its id; the id the server answers with is the one returned."""
+        if delay_seconds:
+            _unsupported("add_message(delay_seconds=...)")
         return [
             wire.decode(self._send(wire.add_call(self._queue, item_id, body)), wire.message_id)
             for item_id, body in items
@@ -130,12 +180,12 @@ class RemoteHttpBackend:
         visibility_timeout: float,
         delete_after_receive: bool,
         only_new: bool,
-    ) -> List[ReceivedMessage]:
+    ) -> List[Delivery]:
         """One receive request; never retried, since a second one would hide more messages."""
         seconds = wire.whole_seconds(visibility_timeout)
         call = wire.receive_call(self._queue, max_messages, seconds, delete_after_receive, only_new)
         reply = self._send(call)
-        read = functools.partial(wire.received_message, visibility_seconds=seconds, now=utc_now())
+        read = functools.partial(wire.delivery, visibility_seconds=seconds, now=utc_now())
         messages, _ = wire.decode(reply, functools.partial(wire.page_of, read=read))
         return messages
 
@@ -146,7 +196,12 @@ class RemoteHttpBackend:
             reply = self._send(wire.delete_call(self._queue, handle), allowed=(404,))
             return reply.status != 404
 
-        return delete_each(receipt_handles, delete_one)
+        return for_each_handle(receipt_handles, delete_one)
+
+    def change_visibility(
+        self, receipt_handles: Sequence[object], visibility_timeout: float
+    ) -> DeleteMessagesResult:
+        _unsupported("change_message_visibility")
 
     # -- changing -------------------------------------------------------------------------------
 
@@ -214,9 +269,9 @@ class RemoteHttpBackend:
         self.add_messages(items)
         return len(items)
 
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._transport.close()
+
+def _unsupported(operation: str) -> NoReturn:
+    raise UnsupportedOperationError(operation, "remote")
 
 
 def _checked_queue_name(name: str) -> str:

@@ -19,7 +19,8 @@ import codecs
 import json
 from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, cast
 
-from .._semantics import Record, canonical_time
+from .._semantics import Record
+from .._times import canonical_time
 
 __all__ = ["Decoded", "FormatError", "decode", "encode", "encode_record"]
 

@@ -38,7 +38,8 @@ from .._errors import (
     RemoteError,
     RequestRejectedError,
 )
-from .._semantics import Counts, Record, canonical_time, format_time, parse_time, record_from
+from .._semantics import Counts, Delivery, Record, record_from
+from .._times import canonical_time, format_time, parse_time
 from .._types import MessageBody, QueueInfo, ReceivedMessage, StoredMessage
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "clear_call",
     "decode",
     "delete_call",
+    "delivery",
     "error_for",
     "existing_ids",
     "get_call",
@@ -62,11 +64,13 @@ __all__ = [
     "info_call",
     "info_counts",
     "is_healthy",
+    "list_queues_call",
     "message_id",
     "page_of",
     "peek_call",
     "queue_health_call",
     "queue_info",
+    "queue_names",
     "raise_for_status",
     "receive_call",
     "received_message",
@@ -268,6 +272,11 @@ def info_call(queue: str) -> Call:
 def queue_health_call(queue: str) -> Call:
     """Whether the queue can be read (needs read permission)."""
     return Call("GET", _queue_path(queue, "health"), idempotent=True)
+
+
+def list_queues_call() -> Call:
+    """The queues the key may use."""
+    return Call("GET", API_PREFIX + _path("queues"), idempotent=True)
 
 
 def server_health_call() -> Call:
@@ -477,6 +486,12 @@ def received_message(obj: Any, visibility_seconds: int, now: datetime) -> Receiv
     }
 
 
+def delivery(obj: Any, visibility_seconds: int, now: datetime) -> Delivery:
+    """A received message and when it becomes visible again, as the server reported it."""
+    until = _optional_time(_object(obj, "a message"), "invisible_until")
+    return Delivery(received_message(obj, visibility_seconds, now), until)
+
+
 def _receive_moment(message: Mapping[str, Any], visibility_seconds: int, now: datetime) -> str:
     until = _optional_time(message, "invisible_until")
     if until is None:
@@ -509,18 +524,20 @@ def queue_info(
 
     ``computed`` may be None only when the server reported every counting key.
     """
-    # Every value of a Counts is an int; mypy sees a TypedDict only as a Mapping[str, object].
-    counts = dict(cast(Mapping[str, int], computed or {}))
+    counts: Dict[str, object] = {} if computed is None else dict(computed.info("remote"))
     counts.update(reported)
-    return {
-        "queue_type": "remote",
-        "queue_name": queue_name,
-        "message_count": counts["message_count"],
-        "visible_messages": counts["visible_messages"],
-        "invisible_messages": counts["invisible_messages"],
-        "never_received": counts["never_received"],
-        "total_receives": counts["total_receives"],
-    }
+    return cast(
+        QueueInfo,
+        {"queue_type": "remote", "queue_name": queue_name, **{k: counts[k] for k in COUNT_KEYS}},
+    )
+
+
+def queue_names(obj: Any) -> List[str]:
+    """The queue names of a ``GET /queues`` reply."""
+    entries = _object(obj, "the reply").get("queues")
+    if not isinstance(entries, list):
+        raise ValueError(f"'queues' should be a list, not {_shown(entries)}")
+    return [_text(_object(entry, "a queue"), "queue_name") for entry in entries]
 
 
 def is_healthy(obj: Any) -> bool:

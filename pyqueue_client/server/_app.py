@@ -13,12 +13,13 @@ import re
 from email.message import Message
 from typing import List, Optional
 
+from .._contract import Store
 from .._errors import LockTimeoutError, ValidationError
+from .._times import Clock
 from ._auth import PERMISSIONS, ApiKey, KeyRing
 from ._cors import Cors
 from ._handlers import Call
 from ._routes import PUBLIC, match
-from ._store import Store
 from ._wire import (
     HttpError,
     JsonObject,
@@ -47,9 +48,10 @@ _RECEIPT_HANDLE_PATH = re.compile(
 class App:
     """Routes, authenticates, authorizes and dispatches one request."""
 
-    def __init__(self, keys: KeyRing, store: Store, cors: Cors) -> None:
+    def __init__(self, keys: KeyRing, store: Store, clock: Clock, cors: Cors) -> None:
         self.keys = keys
         self.store = store
+        self.clock = clock
         self.cors = cors
 
     def handle(self, request: Request) -> Response:
@@ -99,6 +101,7 @@ class App:
             request.headers.get("Content-Type"),
             key,
             self.store,
+            self.clock,
         )
         return route.handler(call)
 

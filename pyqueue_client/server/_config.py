@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from .._errors import ConfigurationError
-from .._semantics import Clock
+from .._times import Clock
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerConfig", "checked", "is_loopback"]
 

@@ -7,16 +7,15 @@ other than 200; the library's ``ValidationError`` becomes a 422 there too.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
 from .. import _validation as check
-from .._backends.sqlite import SqliteBackend
-from .._semantics import NewMessage, format_time, new_message_id
-from .._types import ReceivedMessage, StoredMessage
+from .._contract import Inspectable, QueueCore, Store
+from .._ids import new_message_id
+from .._semantics import NewMessage
+from .._times import Clock, format_time
 from . import _shapes as shapes
 from ._auth import PERMISSIONS, WILDCARD, ApiKey
-from ._store import Store
 from ._wire import (
     HttpError,
     JsonObject,
@@ -49,15 +48,27 @@ class Call(NamedTuple):
     content_type: Optional[str]
     key: ApiKey
     store: Store
+    clock: Clock
 
     @property
     def queue(self) -> str:
         """The (already validated) queue name of the path."""
         return self.params["queue"]
 
+    def open(self, name: Optional[str] = None) -> QueueCore:
+        """The path's queue (or queue ``name``) in the store."""
+        return self.store.open_queue(self.queue if name is None else name)
+
+    def inspect(self) -> Inspectable:
+        """The path's queue, for peeking and by-id calls (501 where the store cannot)."""
+        queue = self.open()
+        if not isinstance(queue, Inspectable):
+            raise HttpError(501, "this server's storage cannot look inside a queue")
+        return queue
+
     def now(self) -> str:
         """The current time, canonical."""
-        return format_time(self.store.clock())
+        return format_time(self.clock())
 
 
 # -- service -------------------------------------------------------------------------------------
@@ -86,7 +97,7 @@ def api_health(call: Call) -> JsonObject:
 
 
 def _require_storage(call: Call) -> None:
-    if not call.store.healthy():
+    if not call.store.health_check():
         raise HttpError(503, "the queue storage is not available", {"Retry-After": "5"})
 
 
@@ -102,7 +113,7 @@ def list_queues(call: Call) -> JsonObject:
     for name in sorted(names):
         permissions = call.key.permissions_on(name)
         if permissions:
-            info = call.store.run(name, SqliteBackend.get_queue_info)
+            info = call.open(name).get_queue_info()
             entries.append(shapes.queue_summary(name, info, permissions))
     return {"queues": entries, "count": len(entries), "api_key_description": call.key.description}
 
@@ -148,7 +159,7 @@ def add_message(call: Call) -> JsonObject:
         or new_message_id()
     )
     item = NewMessage(chosen, check.body_json(body, "message_body"))
-    call.store.run(call.queue, lambda backend: backend.add_messages([item]))
+    call.open().add_messages([item])
     return {"id": chosen, "status": "success", "receipt_handle": None}
 
 
@@ -160,11 +171,9 @@ def peek_messages(call: Call) -> JsonObject:
     name = "limit" if "limit" in call.query or "max_messages" not in call.query else "max_messages"
     limit = int_param(call.query, name, 10, 1, MAX_PAGE)
     offset = int_param(call.query, "offset", 0, 0, MAX_OFFSET)
-
-    def page(backend: SqliteBackend) -> Tuple[List[StoredMessage], int]:
-        return backend.get_messages(limit, offset), backend.get_queue_info()["message_count"]
-
-    messages, total = call.store.run(call.queue, page)
+    queue = call.inspect()
+    messages = queue.get_messages(limit, offset)
+    total = call.open().get_queue_info()["message_count"]
     now = call.now()
     return shapes.envelope([shapes.peeked(m, now) for m in messages], total, offset, limit)
 
@@ -172,7 +181,7 @@ def peek_messages(call: Call) -> JsonObject:
 def get_message(call: Call) -> JsonObject:
     """``GET /queues/{q}/message/{id}``: one message, or 404."""
     item_id = call.params["id"]
-    message = call.store.run(call.queue, lambda backend: backend.get_message(item_id))
+    message = call.inspect().get_message(item_id)
     if message is None:
         raise HttpError(404, _NOT_FOUND)
     return shapes.peeked(message, call.now())
@@ -185,15 +194,8 @@ def receive_messages(call: Call) -> JsonObject:
     delete = bool_param(call.query, "delete_after_receive")
     only_new = bool_param(call.query, "only_new")
     text_param(call.query, "consumer_id", MAX_CONSUMER_ID)
-
-    def receive(backend: SqliteBackend) -> Tuple[List[ReceivedMessage], str]:
-        received = backend.receive_messages(max_messages, timeout, delete, only_new)
-        # The very time the receive used, read back on the same thread.
-        until = call.store.clock.last() + timedelta(seconds=timeout)
-        return received, format_time(until)
-
-    received, until = call.store.run(call.queue, receive)
-    messages = [shapes.received(m, None if delete else until) for m in received]
+    deliveries = call.open().receive_messages(max_messages, timeout, delete, only_new)
+    messages = [shapes.received(d.message, d.invisible_until) for d in deliveries]
     return shapes.envelope(messages, len(messages), 0, max_messages)
 
 
@@ -205,7 +207,7 @@ def check_existence(call: Call) -> JsonObject:
         raise HttpError(422, "message_ids must be a list of strings")
     for item in ids:
         _storable(item, "message_ids")
-    existing = call.store.run(call.queue, lambda backend: backend.check_existence(ids))
+    existing = call.inspect().check_existence(ids)
     return {"existing_ids": existing}
 
 
@@ -213,7 +215,7 @@ def update_message(call: Call) -> JsonObject:
     """``PUT /queues/{q}/messages/by-id/{id}``: replace a body, keep the tracking; 404 if absent."""
     body = check.body(_message_body(json_body(call.body, call.content_type)), "message_body")
     item_id = call.params["id"]
-    if not call.store.run(call.queue, lambda backend: backend.update_message(item_id, body)):
+    if not call.inspect().update_message(item_id, body):
         raise HttpError(404, _NOT_FOUND)
     return {"status": "success", "message": "Message updated"}
 
@@ -221,7 +223,7 @@ def update_message(call: Call) -> JsonObject:
 def delete_message(call: Call) -> JsonObject:
     """``DELETE /queues/{q}/messages/{receipt_handle}``: 404 if the handle is unknown or stale."""
     handle = call.params["handle"]
-    result = call.store.run(call.queue, lambda backend: backend.delete_messages([handle]))
+    result = call.open().delete_messages([handle])
     if not result["Successful"]:
         raise HttpError(404, _NOT_FOUND)
     return {"status": "success", "message": "Message deleted"}
@@ -230,26 +232,26 @@ def delete_message(call: Call) -> JsonObject:
 def remove_message(call: Call) -> JsonObject:
     """``DELETE /queues/{q}/messages/by-id/{id}``: delete by id; 404 if absent."""
     item_id = call.params["id"]
-    if not call.store.run(call.queue, lambda backend: backend.remove_message(item_id)):
+    if not call.inspect().remove_message(item_id):
         raise HttpError(404, _NOT_FOUND)
     return {"status": "success", "message": "Message deleted"}
 
 
 def clear_queue(call: Call) -> JsonObject:
     """``DELETE /queues/{q}/messages``: remove every message of the queue."""
-    call.store.run(call.queue, SqliteBackend.clear_queue)
+    call.open().clear_queue()
     return {"status": "success", "message": "Queue cleared"}
 
 
 def queue_info(call: Call) -> JsonObject:
     """``GET /queues/{q}/info``: counts (zeros for a queue never used)."""
-    info = call.store.run(call.queue, SqliteBackend.get_queue_info)
+    info = call.open().get_queue_info()
     return shapes.queue_info(call.queue, info, call.now())
 
 
 def queue_health(call: Call) -> JsonObject:
     """``GET /queues/{q}/health``: the queue can be read now."""
-    if not call.store.run(call.queue, SqliteBackend.health_check):
+    if not call.open().health_check():
         raise HttpError(503, "the queue storage is not available", {"Retry-After": "5"})
     return {"status": "healthy", "queue_name": call.queue, "timestamp": call.now()}
 

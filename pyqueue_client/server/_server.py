@@ -12,13 +12,13 @@ from types import FrameType, TracebackType
 from typing import Any, Callable, Dict, Optional, TextIO, Tuple, Type
 
 from .._errors import ConfigurationError
-from .._semantics import utc_now
+from .._times import utc_now
 from ._app import App
 from ._auth import KeyRing
 from ._config import ServerConfig, checked
 from ._cors import Cors
 from ._http import HttpServer
-from ._store import RecordingClock, Store
+from ._store import open_store
 
 __all__ = ["QueueServer", "serve"]
 
@@ -42,15 +42,12 @@ class QueueServer:
         self.config = checked(config)
         self.keys, self.generated_key = _key_ring(config)
         tls = _tls_context(config)
-        self._store = Store(
-            config.data_dir,
-            RecordingClock(config.clock or utc_now),
-            config.durable,
-            config.lock_timeout,
-            config.storage_workers,
+        clock = config.clock or utc_now
+        self._store = open_store(
+            config.data_dir, clock, config.durable, config.lock_timeout, config.storage_workers
         )
         try:
-            app = App(self.keys, self._store, Cors(config.cors_origins))
+            app = App(self.keys, self._store, clock, Cors(config.cors_origins))
             self._httpd = _listen(config, app, tls)
         except BaseException:
             self._store.close()

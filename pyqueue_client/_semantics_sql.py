@@ -1,0 +1,84 @@
+"""The queue rules of ``_semantics`` as SQL, for the SQLite backend: one statement per rule.
+
+Each statement names the Python rule it mirrors; the differential test runs the same random
+operations through both and compares every result. Named parameters: ``:queue`` (the queue's
+name), ``:now`` (the canonical current time), and the ones each statement lists.
+
+Visible messages are found through a partial index of rows whose ``invisible_until`` is NULL,
+kept exact by :data:`EXPIRE` at the start of each receive (through a second partial index,
+ordered by expiry), so a receive costs O(log n) however deep the queue is.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ADD",
+    "CHANGE_VISIBILITY",
+    "COUNTS",
+    "DELETE_BY_HANDLE",
+    "EXPIRE",
+    "EXPIRED_ANY",
+    "HIDE",
+    "HIDE_RETURNING",
+    "PICKS",
+    "RECEIVED_COLUMNS",
+    "TAKE",
+    "TAKE_RETURNING",
+]
+
+#: ``new_record``: a never-received message stamped ``:now``, hidden until ``:until`` (NULL: no
+#: delay). An id already in the queue is left alone.
+ADD = (
+    "INSERT OR IGNORE INTO messages (queue, id, timestamp, body, invisible_until)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+_WHERE_EXPIRED = "WHERE queue = :queue AND invisible_until IS NOT NULL AND invisible_until <= :now"
+#: Whether ``EXPIRE`` has anything to do: a read, which in WAL mode waits for no writer.
+EXPIRED_ANY = f"SELECT 1 FROM messages {_WHERE_EXPIRED} LIMIT 1"
+#: ``cleanup_expired``: hidden messages whose time has come become visible.
+EXPIRE = f"UPDATE messages SET invisible_until = NULL {_WHERE_EXPIRED}"
+
+_PICK = (
+    "SELECT seq FROM messages INDEXED BY messages_visible"
+    " WHERE queue = :queue AND invisible_until IS NULL{only_new} ORDER BY seq LIMIT :limit"
+)
+#: ``_pick_visible``: the first ``:limit`` visible messages in queue order (``only_new`` walks
+#: the visible index past messages received before: cheap while those are few).
+PICKS = {False: _PICK.format(only_new=""), True: _PICK.format(only_new=" AND receive_count = 0")}
+
+#: What a receive reports of each message: its seq (for the handle) and its view's fields.
+RECEIVED_COLUMNS = "seq, id, timestamp, body, receive_count, first_received_at"
+#: ``receive`` (and ``delivered``): one more receive, the first receive time set once, hidden
+#: until ``:until``, a new handle (``:token`` and the row's seq). ``{pick}`` is one of PICKS.
+HIDE = (
+    "UPDATE messages SET receive_count = receive_count + 1,"
+    " first_received_at = COALESCE(first_received_at, :now),"
+    " invisible_until = :until, receipt_handle = :token || seq"
+    " WHERE seq IN ({pick})"
+)
+HIDE_RETURNING = HIDE + " RETURNING " + RECEIVED_COLUMNS
+#: ``receive`` with ``delete_after_receive``: the picked messages leave the queue; the rows as
+#: they were go through ``delivered`` in Python.
+TAKE = "DELETE FROM messages WHERE seq IN ({pick})"
+TAKE_RETURNING = TAKE + " RETURNING " + RECEIVED_COLUMNS
+
+# A handle's row is found by the seq it ends with, or through the side table of imported
+# handles. (NOT INDEXED: otherwise SQLite may prefer walking the queue's ids to two primary-key
+# lookups.)
+_BY_HANDLE = (
+    " WHERE queue = :queue AND receipt_handle = :handle AND seq IN"
+    " (SELECT :seq UNION ALL SELECT seq FROM imported_handles WHERE handle = :handle)"
+)
+#: ``_delete_one``: only the message's current handle deletes it.
+DELETE_BY_HANDLE = "DELETE FROM messages NOT INDEXED" + _BY_HANDLE
+#: ``change_visibility``: only the current handle; hidden until ``:until`` counted from now.
+CHANGE_VISIBILITY = "UPDATE messages NOT INDEXED SET invisible_until = :until" + _BY_HANDLE
+
+#: ``counts``: messages, visible ones at ``:now``, never received ones, receives in all.
+COUNTS = (
+    "SELECT COUNT(*),"
+    " TOTAL(invisible_until IS NULL OR invisible_until <= :now),"
+    " TOTAL(receive_count = 0), TOTAL(receive_count)"
+    " FROM messages WHERE queue = :queue"
+)
