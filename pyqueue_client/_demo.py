@@ -114,6 +114,11 @@ def consume(job: Job, queue: PyQueue) -> Report:
     report: Report = {"received": [], "deleted": []}
     while job.running():
         batch = queue.receive_messages(job.config.batch, _VISIBILITY_TIMEOUT)
+        if not batch:
+            if _drained(job, queue):
+                break
+            time.sleep(_POLL)
+            continue
         for message in batch:
             report["received"].append([message["Id"], message["receive_count"]])
             if message["receive_count"] > 1:
@@ -124,19 +129,16 @@ def consume(job: Job, queue: PyQueue) -> Report:
                     "at-least-once delivery, so the crash lost nothing",
                 )
             time.sleep(_WORK)  # the real work on message["message_body"] would go here
-        if batch:
-            deleted = set(queue.delete_messages([m["ReceiptHandle"] for m in batch])["Successful"])
-            report["deleted"] += [m["Id"] for m in batch if m["ReceiptHandle"] in deleted]
-        # The marker first: once it exists nothing is added, so an empty queue stays empty.
-        elif (
-            os.path.exists(os.path.join(job.folder, _DONE))
-            and not queue.get_queue_info()["message_count"]
-        ):
-            break
-        else:
-            time.sleep(_POLL)
+        deleted = set(queue.delete_messages([m["ReceiptHandle"] for m in batch])["Successful"])
+        report["deleted"] += [m["Id"] for m in batch if m["ReceiptHandle"] in deleted]
     say(job.started, f"{job.name} done: {len(report['deleted'])} deleted")
     return report
+
+
+def _drained(job: Job, queue: PyQueue) -> bool:
+    # The marker first: once it exists nothing is added, so an empty queue stays empty.
+    done = os.path.exists(os.path.join(job.folder, _DONE))
+    return done and queue.get_queue_info()["message_count"] == 0
 
 
 def work(argv: Sequence[str]) -> int:
@@ -273,8 +275,8 @@ def run_demo(config: Optional[DemoConfig] = None) -> int:
     try:
         print(
             f"pyqueue demo: {config.messages} messages, {config.producers} producers,"
-            f" {config.consumers} consumers, each in its own process, sharing one local queue:"
-            f"\n  {os.path.join(folder, 'queue.json')} (removed at the end)",
+            f" {config.consumers} consumers and a crasher, each in its own process\n"
+            f"queue: {os.path.join(folder, 'queue.json')} (a local JSON queue, removed at the end)",
             flush=True,  # before the workers write to the same stdout
         )
         # Made here, once, so the workers never race to create the file.

@@ -59,7 +59,8 @@ def test_demo_tells_the_story_and_leaves_nothing_behind(
 ) -> None:
     assert cli.main(["demo", *QUICK]) == 0
     out = capfd.readouterr().out
-    assert "sharing one local queue:\n  " + str(in_tmp / "pyqueue-demo-") in out
+    assert out.startswith("pyqueue demo: 30 messages, 2 producers, 2 consumers and a crasher,")
+    assert "\nqueue: " + str(in_tmp / "pyqueue-demo-") in out
     crash = re.search(r"crasher received (msg-\d+) \(receive_count 1, receipt handle receipt_", out)
     assert crash is not None, out
     assert "get_queue_info(): message_count " in out
