@@ -73,37 +73,32 @@ def _seconds(text: str) -> float:
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    # One option per DemoConfig field, named after it (crash_timeout: --crash-timeout), so that
+    # _demo hands the parsed options straight to DemoConfig.
     defaults = DemoConfig()
     options = [
-        ("--messages", "N", _count(_MAX_MESSAGES), defaults.messages, "messages to send"),
-        ("--producers", "P", _count(_MAX_PROCESSES), defaults.producers, "producer processes"),
-        ("--consumers", "C", _count(_MAX_PROCESSES), defaults.consumers, "consumer processes"),
-        ("--batch", "B", _count(100), defaults.batch, "messages per add or receive call"),
+        ("messages", "N", _count(_MAX_MESSAGES), "messages to send"),
+        ("producers", "P", _count(_MAX_PROCESSES), "producer processes"),
+        ("consumers", "C", _count(_MAX_PROCESSES), "consumer processes"),
+        ("batch", "B", _count(100), "messages per add or receive call"),
         (
-            "--crash-timeout",
+            "crash_timeout",
             "S",
             _seconds,
-            defaults.crash_timeout,
             "visibility timeout of the consumer that crashes: when its message comes back",
         ),
-        ("--timeout", "S", _seconds, defaults.timeout, "fail if the demo takes longer"),
+        ("timeout", "S", _seconds, "fail if the demo takes longer"),
     ]
-    for flag, metavar, kind, default, text in options:
+    for name, metavar, kind, text in options:
+        default = getattr(defaults, name)
+        flag = "--" + name.replace("_", "-")
         parser.add_argument(
             flag, type=kind, default=default, metavar=metavar, help=f"{text} (default: {default})"
         )
 
 
 def _demo(args: argparse.Namespace) -> int:
-    config = DemoConfig(
-        messages=args.messages,
-        producers=args.producers,
-        consumers=args.consumers,
-        batch=args.batch,
-        crash_timeout=args.crash_timeout,
-        timeout=args.timeout,
-    )
-    return run_demo(config)
+    return run_demo(DemoConfig(**{name: getattr(args, name) for name in DemoConfig._fields}))
 
 
 def _send_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,38 +15,39 @@ from pyqueue_client import (
     ValidationError,
 )
 
+# One of each, built as the library builds them; the cases below use these.
+LOCK_TIMEOUT = LockTimeoutError("queue.json", 10.0)
+INVALID = ValidationError("max_messages must be between 1 and 100")
+CORRUPTED = QueueCorruptedError("queue.json", "not a JSON array")
+MISCONFIGURED = ConfigurationError("unknown queue_type 'bogus'")
+STORAGE = StorageError("could not write", "queue.json")
+BAD_PATH = QueuePathError("folder missing", "missing/queue.json")
+
 # -- each error is its builtin ---------------------------------------------------------------
 
 
 def builtin_bases() -> None:
-    lock_timeout: TimeoutError = LockTimeoutError("queue.json", 10.0)
-    invalid: ValueError = ValidationError("max_messages must be between 1 and 100")
-    corrupted: OSError = QueueCorruptedError("queue.json", "not a JSON array")
-    misconfigured: ValueError = ConfigurationError("unknown queue_type 'bogus'")
-    storage: OSError = StorageError("could not write", "queue.json")
-    bad_path_value: ValueError = QueuePathError("folder missing", "missing/queue.json")
-    bad_path_os: OSError = QueuePathError("folder missing", "missing/queue.json")
+    lock_timeout: TimeoutError = LOCK_TIMEOUT
+    invalid: ValueError = INVALID
+    corrupted: OSError = CORRUPTED
+    misconfigured: ValueError = MISCONFIGURED
+    storage: OSError = STORAGE
+    bad_path_value: ValueError = BAD_PATH
+    bad_path_os: OSError = BAD_PATH
     root: Exception = PyQueueError("anything the library raises on purpose")
     print(lock_timeout, invalid, corrupted, misconfigured, storage, bad_path_value, bad_path_os)
     print(root)
 
 
 def one_root() -> None:
-    errors: List[PyQueueError] = [
-        LockTimeoutError("queue.json", 10.0),
-        ValidationError("bad"),
-        QueueCorruptedError("queue.json", "not a JSON array"),
-        ConfigurationError("bad"),
-        StorageError("could not write", "queue.json"),
-        QueuePathError("folder missing", "missing/queue.json"),
-    ]
-    print(errors)
+    every: List[PyQueueError] = [LOCK_TIMEOUT, INVALID, CORRUPTED, MISCONFIGURED, STORAGE, BAD_PATH]
+    print(every)
 
 
 def not_other_builtins() -> None:
-    lock_timeout: ConnectionError = LockTimeoutError("queue.json", 1.0)  # type: ignore[assignment]
-    invalid: OSError = ValidationError("bad")  # type: ignore[assignment]
-    corrupted: ValueError = QueueCorruptedError("queue.json", "bad")  # type: ignore[assignment]
+    lock_timeout: ConnectionError = LOCK_TIMEOUT  # type: ignore[assignment]
+    invalid: OSError = INVALID  # type: ignore[assignment]
+    corrupted: ValueError = CORRUPTED  # type: ignore[assignment]
     print(lock_timeout, invalid, corrupted)
 
 
@@ -54,14 +55,12 @@ def not_other_builtins() -> None:
 
 
 def attributes() -> None:
-    lock_timeout = LockTimeoutError("queue.json", 10.0)
-    assert_type(lock_timeout.path, str)
-    assert_type(lock_timeout.timeout, float)
-    corrupted = QueueCorruptedError("queue.json", "not a JSON array")
-    assert_type(corrupted.path, str)
-    assert_type(corrupted.reason, str)
-    assert_type(StorageError("could not write", "queue.json").path, str)
-    assert_type(QueuePathError("folder missing", "missing/queue.json").path, str)
+    assert_type(LOCK_TIMEOUT.path, str)
+    assert_type(LOCK_TIMEOUT.timeout, float)
+    assert_type(CORRUPTED.path, str)
+    assert_type(CORRUPTED.reason, str)
+    assert_type(STORAGE.path, str)
+    assert_type(BAD_PATH.path, str)
 
 
 def wrong_constructor_arguments() -> None:

@@ -52,15 +52,7 @@ def memory_queues() -> None:
 
 
 def remote_queues() -> None:
-    # The README's keyword form.
-    queue = PyQueue(
-        queue_type="remote",
-        server_url="https://api.pyqueue.com",
-        queue_name="production-tasks",
-        api_key="your-api-key-here",
-        timeout=30,
-    )
-    assert_type(queue, PyQueue)
+    # The README's keyword form (every keyword) is check_readme.quick_start_remote.
     assert_type(PyQueue(queue_type="remote", server_url=SERVER), PyQueue)
     assert_type(PyQueue(queue_type="remote", server_url=SERVER, timeout=2.5), PyQueue)
     assert_type(PyQueue(queue_type="remote", server_url=SERVER, api_key=None), PyQueue)

@@ -3,7 +3,8 @@
 The calls are kept as written (only their layout follows the project's formatter); the additions
 are the function wrappers (so nothing runs on import), annotations on the README's own helper
 functions (``--strict`` wants them), ``print`` of results the README only looks at, and ``queue``
-as a parameter where a snippet continues an earlier one.
+as a parameter where a snippet continues an earlier one or builds its queue with the same
+keywords as an earlier one.
 """
 
 import logging
@@ -125,18 +126,11 @@ def queue_maintenance(queue: PyQueue) -> None:
         print("Queue is accessible and healthy")
 
 
-def consumer_pattern() -> None:
+def consumer_pattern(queue: PyQueue) -> None:
     # Setup logging
     logging.basicConfig(level=logging.INFO)
 
-    # Initialize queue
-    queue = PyQueue(
-        queue_type="remote",
-        server_url="https://api.pyqueue.com",
-        queue_name="tasks",
-        api_key="your-api-key",
-        timeout=30,
-    )
+    # Initialize queue: built as in quick_start_remote (the same keywords, other values)
 
     def process_message(message_body: MessageBody) -> bool:
         """Your business logic here"""
