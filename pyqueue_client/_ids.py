@@ -1,9 +1,10 @@
 """The names the library makes up: message ids and receipt handles.
 
-A receipt handle is ``receipt_<144 random bits>_<n>``: one random token per receive, and for each
-message a number that is unique within that receive. The SQLite backend uses the row's ``seq``
-as the number, so a delete finds its row by primary key; the other backends use the message's
-place in the receive. Handles are unguessable by anyone who did not receive the batch.
+A receipt handle is ``receipt_<192 random bits, hex>_<n>``: fresh random bits for every message
+of every receive, so one handle tells nothing about any other, even of the same batch. ``n`` is
+a number the backend picks: the SQLite backend uses the row's ``seq``, so a delete finds its row
+by primary key (its SQL twin, ``_semantics_sql.HIDE``, draws the bits with ``randomblob``); the
+other backends use the message's place in its receive.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import os
 import secrets
 from typing import Optional
 
-__all__ = ["handle_number", "new_message_id", "receipt_handle", "receipt_token"]
+__all__ = ["HANDLE_RANDOM_BYTES", "handle_number", "new_message_id", "receipt_handle"]
 
-_HANDLE_PREFIX = "receipt_"
+#: Random bytes in every receipt handle (192 bits).
+HANDLE_RANDOM_BYTES = 24
 
 
 def new_message_id() -> str:
@@ -27,14 +29,9 @@ def new_message_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def receipt_token() -> str:
-    """The random part of one receive's handles, ready for :func:`receipt_handle`."""
-    return _HANDLE_PREFIX + secrets.token_urlsafe(18) + "_"
-
-
-def receipt_handle(token: str, number: int) -> str:
-    """The handle of the message numbered ``number`` in the receive that drew ``token``."""
-    return f"{token}{number}"
+def receipt_handle(number: int) -> str:
+    """A new, unguessable receipt handle for the message the backend numbers ``number``."""
+    return f"receipt_{secrets.token_hex(HANDLE_RANDOM_BYTES)}_{number}"
 
 
 def handle_number(handle: str) -> Optional[int]:

@@ -26,7 +26,7 @@ from typing import (
     cast,
 )
 
-from ._ids import receipt_handle, receipt_token
+from ._ids import receipt_handle
 from ._times import format_time, later
 from ._types import (
     DEFAULT_ATTRIBUTES,
@@ -308,12 +308,11 @@ class QueueState:
         """
         now_text = format_time(now)
         until = None if delete_after_receive else later(now, visibility_timeout)
-        token = receipt_token()
         received = []
         for number, record in enumerate(self._pick_visible(now_text, max_messages, only_new)):
             count, first = delivered(record["receive_count"], record["first_received_at"], now_text)
             self._forget_handle(record)
-            handle = receipt_handle(token, number)
+            handle = receipt_handle(number)
             record["receive_count"] = count
             record["first_received_at"] = first
             record["invisible_until"] = until

@@ -11,6 +11,8 @@ ordered by expiry), so a receive costs O(log n) however deep the queue is.
 
 from __future__ import annotations
 
+from ._ids import HANDLE_RANDOM_BYTES
+
 __all__ = [
     "ADD",
     "CHANGE_VISIBILITY",
@@ -47,17 +49,18 @@ _PICK = (
 #: the visible index past messages received before: cheap while those are few).
 PICKS = {False: _PICK.format(only_new=""), True: _PICK.format(only_new=" AND receive_count = 0")}
 
-#: What a receive reports of each message: its seq (for the handle) and its view's fields.
+#: What a receive reports of each message: its view's fields and its seq.
 RECEIVED_COLUMNS = "seq, id, timestamp, body, receive_count, first_received_at"
 #: ``receive`` (and ``delivered``): one more receive, the first receive time set once, hidden
-#: until ``:until``, a new handle (``:token`` and the row's seq). ``{pick}`` is one of PICKS.
+#: until ``:until``, a new handle (``_ids.receipt_handle``: fresh random bits, and the row's seq,
+#: by which a delete finds the row). ``{pick}`` is one of PICKS, or a list of seqs.
+_NEW_HANDLE = f"'receipt_' || lower(hex(randomblob({HANDLE_RANDOM_BYTES}))) || '_' || seq"
 HIDE = (
     "UPDATE messages SET receive_count = receive_count + 1,"
     " first_received_at = COALESCE(first_received_at, :now),"
-    " invisible_until = :until, receipt_handle = :token || seq"
-    " WHERE seq IN ({pick})"
+    " invisible_until = :until, receipt_handle = " + _NEW_HANDLE + " WHERE seq IN ({pick})"
 )
-HIDE_RETURNING = HIDE + " RETURNING " + RECEIVED_COLUMNS
+HIDE_RETURNING = HIDE + " RETURNING " + RECEIVED_COLUMNS + ", receipt_handle"
 #: ``receive`` with ``delete_after_receive``: the picked messages leave the queue; the rows as
 #: they were go through ``delivered`` in Python.
 TAKE = "DELETE FROM messages WHERE seq IN ({pick})"

@@ -21,7 +21,7 @@ from pyqueue_client import (
     StorageError,
     ValidationError,
 )
-from pyqueue_client._ids import handle_number, new_message_id, receipt_handle, receipt_token
+from pyqueue_client._ids import handle_number, new_message_id, receipt_handle
 from pyqueue_client._semantics import NewMessage, QueueState
 from pyqueue_client._storage import lock as lock_module
 from pyqueue_client._storage.atomic import write_atomic
@@ -84,13 +84,13 @@ def test_queue_state_ignores_duplicate_ids_within_one_add() -> None:
 
 
 def test_receipt_handles_differ_and_carry_their_number() -> None:
-    tokens = {receipt_token() for _ in range(1000)}
-    assert len(tokens) == 1000
-    handles = [receipt_handle(token, number) for number, token in enumerate(tokens)]
+    handles = [receipt_handle(number) for number in range(1000)]
     assert len(set(handles)) == 1000
     assert [handle_number(handle) for handle in handles] == list(range(1000))
-    # at least 128 random bits: 24 URL-safe base64 characters
-    assert all(len(token) >= len("receipt_") + 24 + 1 for token in tokens)
+    # 192 random bits each, fresh for every handle: no two share their random part
+    randoms = {handle.split("_")[1] for handle in handles}
+    assert len(randoms) == 1000
+    assert all(len(part) == 48 for part in randoms)
     assert handle_number("no-number") is None
     assert handle_number("receipt_x_١٢") is None  # digits of other scripts are not a seq
 

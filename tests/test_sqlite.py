@@ -393,13 +393,13 @@ def test_failed_transaction_rolls_back(
     queue._queue._use_returning = False  # type: ignore[attr-defined]
     queue.add_messages([{"n": 1}, {"n": 2}], ["a", "b"])
 
-    real_hide = backend_module.SqliteQueue._run_returning
+    real_hide = backend_module.SqliteQueue._hide
 
     def hide_then_fail(self: Any, *args: Any) -> Any:
         real_hide(self, *args)  # the rows are updated inside the transaction...
         raise sqlite3.OperationalError("disk I/O error")  # ...which then fails
 
-    monkeypatch.setattr(backend_module.SqliteQueue, "_run_returning", hide_then_fail)
+    monkeypatch.setattr(backend_module.SqliteQueue, "_hide", hide_then_fail)
     with pytest.raises(StorageError):
         queue.receive_messages(max_messages=2)
     monkeypatch.undo()
@@ -467,3 +467,21 @@ def test_waiting_for_idle_connections_is_bounded(tmp_path: Path) -> None:
     pool.forget()
     backend.close()
     assert backend._opened == []
+
+
+@pytest.mark.parametrize("queue_type", ["memory", "local", "sqlite"])
+def test_a_sibling_handle_cannot_be_forged(tmp_path: Path, queue_type: str) -> None:
+    """Handles of one receive share no random part: knowing one gives no other."""
+    queue = PyQueue(
+        None if queue_type == "memory" else tmp_path / f"queue.{queue_type}",
+        queue_type=queue_type,  # type: ignore[call-overload]
+    )
+    queue.add_messages([{"n": 1}, {"n": 2}])
+    first, second = queue.receive_messages(max_messages=2)
+    prefix = first["ReceiptHandle"].rsplit("_", 1)[0]
+    number = second["ReceiptHandle"].rsplit("_", 1)[1]
+    assert not second["ReceiptHandle"].startswith(prefix)
+    assert queue.delete_message(f"{prefix}_{number}") is False
+    assert queue.get_queue_info()["message_count"] == 2
+    assert queue.delete_message(second["ReceiptHandle"]) is True
+    queue.close()

@@ -19,7 +19,7 @@ import sqlite3
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
 from .. import _semantics_sql as sql
-from .._ids import handle_number, receipt_token
+from .._ids import handle_number, receipt_handle
 from .._semantics import (
     Counts,
     Delivery,
@@ -183,44 +183,45 @@ class SqliteQueue:
         moment = self._clock()
         now = format_time(moment)
         until = None if delete_after_receive else later(moment, visibility_timeout)
-        token = receipt_token()
-        pick = sql.PICKS[only_new]
         params = {"queue": self._queue, "limit": max_messages, "now": now, "until": until}
         # Clearing expired timeouts needs no transaction with the pick: it only makes visible
-        # what already is. With RETURNING, the pick and its update are then one statement.
+        # what already is. With RETURNING, the pick and its change are then one statement.
         self._expire(now)
-        with self._db.statements(1 if self._use_returning else 2) as db:
+        pick = sql.PICKS[only_new]
+        with self._db.statements(1 if self._use_returning else 3) as db:
+            if not self._use_returning:
+                # Without RETURNING: the picked seqs first, then the change on exactly those.
+                pick = ",".join(str(row[0]) for row in db.execute(pick, params))
             if delete_after_receive:
-                rows = self._run_returning(db, sql.TAKE, sql.TAKE_RETURNING, pick, params)
+                rows = self._take(db, pick, params, now)
             else:
-                params["token"] = token
-                rows = self._run_returning(db, sql.HIDE, sql.HIDE_RETURNING, pick, params)
-        if delete_after_receive or not self._use_returning:
-            # rows as they were before the receive: what it made of them is the same rule
-            rows = [(*row[:4], *delivered(row[4], row[5], now)) for row in rows]
+                rows = self._hide(db, pick, params)
         rows.sort(key=lambda row: int(row[0]))
         return [
             Delivery(
-                received_message(
-                    item_id, f"{token}{seq}", json.loads(body), timestamp, count, first
-                ),
-                until,
+                received_message(item_id, handle, json.loads(body), stamp, count, first), until
             )
-            for seq, item_id, timestamp, body, count, first in rows
+            for _, item_id, stamp, body, count, first, handle in rows
         ]
 
-    def _run_returning(
-        self, db: sqlite3.Connection, change: str, returning: str, pick: str, params: Any
-    ) -> List[Any]:
-        """Run ``change`` on the picked rows and return their ``RECEIVED_COLUMNS``: as the
-        change left them with RETURNING (an update), else as they were before it."""
+    def _hide(self, db: sqlite3.Connection, pick: str, params: Any) -> List[Any]:
+        """``HIDE`` the picked rows; returns each as it is now (``RECEIVED_COLUMNS``, handle)."""
         if self._use_returning:
-            return db.execute(returning.format(pick=pick), params).fetchall()
-        rows = db.execute(
-            f"SELECT {sql.RECEIVED_COLUMNS} FROM messages WHERE seq IN ({pick})", params
-        ).fetchall()
-        db.execute(change.format(pick=pick), params)
-        return rows
+            return db.execute(sql.HIDE_RETURNING.format(pick=pick), params).fetchall()
+        db.execute(sql.HIDE.format(pick=pick), params)
+        columns = f"{sql.RECEIVED_COLUMNS}, receipt_handle"
+        return db.execute(f"SELECT {columns} FROM messages WHERE seq IN ({pick})").fetchall()
+
+    def _take(self, db: sqlite3.Connection, pick: str, params: Any, now: str) -> List[Any]:
+        """``TAKE`` the picked rows; returns each as the receive delivered it (``delivered``),
+        with a handle that will never delete anything again."""
+        if self._use_returning:
+            rows = db.execute(sql.TAKE_RETURNING.format(pick=pick), params).fetchall()
+        else:
+            query = f"SELECT {sql.RECEIVED_COLUMNS} FROM messages WHERE seq IN ({pick})"
+            rows = db.execute(query).fetchall()
+            db.execute(sql.TAKE.format(pick=pick), params)
+        return [(*row[:4], *delivered(row[4], row[5], now), receipt_handle(row[0])) for row in rows]
 
     def _expire(self, now: str) -> None:
         """Make messages whose timeout has passed visible again; most receives find none and so
