@@ -32,18 +32,23 @@ __all__ = ["Delivery", "Inspectable", "QueueCore", "Store"]
 class QueueCore(Protocol):
     """One queue with SQS semantics: what every backend can do."""
 
-    def add_messages(self, items: Sequence[NewMessage], delay_seconds: float = 0) -> List[str]:
-        """Append messages in order, hidden for ``delay_seconds``; an id already present is a
-        no-op. Returns the ids."""
+    def add_messages(
+        self, items: Sequence[NewMessage], delay_seconds: Optional[float] = None
+    ) -> List[str]:
+        """Append messages in order, hidden for ``delay_seconds`` (None: the queue's delay); an
+        id already present is a no-op. Returns the ids."""
 
     def receive_messages(
         self,
         max_messages: int,
-        visibility_timeout: float,
+        visibility_timeout: Optional[float],
         delete_after_receive: bool,
         only_new: bool,
+        wait_seconds: Optional[float] = 0,
     ) -> List[Delivery]:
-        """Receive up to ``max_messages`` visible messages (see ``QueueState.receive``)."""
+        """Receive up to ``max_messages`` visible messages (see ``QueueState.receive``), under
+        the queue's dead-letter and retention policy; when there are none, wait up to
+        ``wait_seconds`` for one. None: the queue's attribute."""
 
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
         """Delete by current receipt handle; stale, unknown or invalid handles fail individually."""
@@ -53,6 +58,10 @@ class QueueCore(Protocol):
     ) -> DeleteMessagesResult:
         """Hide by current receipt handle until now + ``visibility_timeout``; per-handle failures
         as ``delete_messages``."""
+
+    def redrive_messages(self, max_messages: Optional[int]) -> int:
+        """Move this dead-letter queue's messages back to the queues they came from, as new,
+        oldest first (all when None). Returns how many moved."""
 
     def clear_queue(self) -> None:
         """Remove every message."""

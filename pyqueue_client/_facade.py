@@ -35,11 +35,12 @@ from ._backends.sqlite import SqliteStore
 from ._contract import Inspectable, QueueCore, Store
 from ._errors import ConfigurationError, UnsupportedOperationError, ValidationError
 from ._ids import new_message_id
-from ._semantics import NewMessage
+from ._semantics import NewMessage, changed_attributes
 from ._times import Clock, utc_now
 from ._types import (
     DeleteMessagesResult,
     FileQueueType,
+    QueueAttributes,
     QueueInfo,
     ReceivedMessage,
     StoredMessage,
@@ -52,6 +53,8 @@ _log = logging.getLogger("pyqueue_client.queue")
 _Queue = TypeVar("_Queue", bound="PyQueue")
 
 _ENV_QUEUE_FILE = "QUEUE_FILE_PATH"
+#: The default of ``set_queue_attributes``' keywords: "leave this attribute as it is".
+_KEEP: Any = object()
 
 #: The default local queue file as the environment named it when the package was imported:
 #: ``$QUEUE_FILE_PATH``, else ``"queue.json"`` (as in the original library). ``PyQueue`` reads the
@@ -275,6 +278,9 @@ class PyQueue:
             ssl_context=ssl_context,
         )
         self._store, self._queue = backend.open(settings)
+        # How the store names this queue: its file where each file is a queue, else its name.
+        self._name = settings.queue_file if backend.default_file == "queue.json" else queue_name
+        self._files_are_queues = backend.default_file == "queue.json"
         # A capability, checked once: the calls that need it fail fast where it is missing.
         self._inspectable = self._queue if isinstance(self._queue, Inspectable) else None
 
@@ -295,26 +301,39 @@ class PyQueue:
 
     # -- adding -----------------------------------------------------------------------------
 
-    def add_message(self, message: Mapping[str, Any], item_id: Optional[str] = None) -> str:
+    def add_message(
+        self,
+        message: Mapping[str, Any],
+        item_id: Optional[str] = None,
+        *,
+        delay_seconds: Optional[float] = None,
+    ) -> str:
         """Add ``message`` (a JSON-serializable dict) and return its id.
 
         The id is ``item_id``, else ``message["id"]``, else a new UUID4. Adding an id that is
         already in the queue changes nothing and returns the id, so a producer may safely retry.
+        ``delay_seconds`` (0-900) hides the new message that long; None: the queue's
+        ``delay_seconds`` attribute.
         """
-        return self.add_messages([message], None if item_id is None else [item_id])[0]
+        ids = None if item_id is None else [item_id]
+        return self.add_messages([message], ids, delay_seconds=delay_seconds)[0]
 
     def add_messages(
         self,
         messages: Sequence[Mapping[str, Any]],
         item_ids: Optional[Sequence[Optional[str]]] = None,
+        *,
+        delay_seconds: Optional[float] = None,
     ) -> List[str]:
         """Add many messages in one atomic step; returns their ids in order.
 
         ``item_ids``, when given, has one entry per message (None picks the id as
         ``add_message`` does). Every message is checked before anything is written.
+        ``delay_seconds`` as for ``add_message``.
         """
         items = _items(messages, item_ids)
-        ids = self._queue.add_messages(items)
+        delay = check.optional_seconds(delay_seconds, "delay_seconds", check.MAX_DELAY)
+        ids = self._queue.add_messages(items, delay)
         for added in ids:
             _log.info("message added: %s", added)
         return ids
@@ -349,24 +368,34 @@ class PyQueue:
     def receive_messages(
         self,
         max_messages: int = 10,
-        visibility_timeout: float = 30,
+        visibility_timeout: Optional[float] = None,
         delete_after_receive: bool = False,
         only_new: bool = False,
+        *,
+        wait_time_seconds: Optional[float] = None,
     ) -> List[ReceivedMessage]:
         """Receive up to ``max_messages`` (1-100) visible messages, SQS-style, in queue order.
 
-        Each one becomes invisible for ``visibility_timeout`` seconds (0-43200), gets a new
-        ``ReceiptHandle`` and a higher ``receive_count``. Delete it with ``delete_message`` once
-        processed, or it is delivered again (at-least-once). ``only_new`` skips messages received
-        before. ``delete_after_receive`` removes them in the same step (at-most-once).
+        Each one becomes invisible for ``visibility_timeout`` seconds (0-43200; None: the
+        queue's attribute, 30 unless set), gets a new ``ReceiptHandle`` and a higher
+        ``receive_count``. Delete it with ``delete_message`` once processed, or it is delivered
+        again (at-least-once). ``only_new`` skips messages received before.
+        ``delete_after_receive`` removes them in the same step (at-most-once). When none is
+        visible, waits up to ``wait_time_seconds`` (0-20; None: the queue's attribute) for one,
+        and returns ``[]`` if none comes: long polling, without a busy loop.
         """
+        timeout = (
+            None if visibility_timeout is None else check.visibility_timeout(visibility_timeout)
+        )
+        wait = check.optional_seconds(wait_time_seconds, "wait_time_seconds", check.MAX_WAIT)
         received = [
             delivery.message
             for delivery in self._queue.receive_messages(
                 check.max_messages(max_messages),
-                check.visibility_timeout(visibility_timeout),
+                timeout,
                 check.flag(delete_after_receive, "delete_after_receive"),
                 check.flag(only_new, "only_new"),
+                wait,
             )
         ]
         if received and delete_after_receive:
@@ -395,6 +424,90 @@ class PyQueue:
         if result["Successful"]:
             _log.info("deleted %d message(s) via receipt handles", len(result["Successful"]))
         return result
+
+    def change_message_visibility(self, receipt_handle: str, visibility_timeout: float) -> bool:
+        """Hide the message of this receipt handle for ``visibility_timeout`` seconds from now
+        (0-43200; 0 makes it visible at once). False if the handle is stale or unknown."""
+        result = self.change_messages_visibility(
+            [check.receipt_handle(receipt_handle)], visibility_timeout
+        )
+        return bool(result["Successful"])
+
+    def change_messages_visibility(
+        self, receipt_handles: Iterable[str], visibility_timeout: float
+    ) -> DeleteMessagesResult:
+        """``change_message_visibility`` for many handles in one step; each one lands in
+        ``Successful`` or in ``Failed`` with a reason, as for ``delete_messages``."""
+        if isinstance(receipt_handles, (str, bytes)):
+            raise ValidationError("receipt_handles must be a list of strings, not one string")
+        timeout = check.visibility_timeout(visibility_timeout)
+        return self._queue.change_visibility(list(receipt_handles), timeout)
+
+    # -- attributes and dead letters ---------------------------------------------------------
+
+    def get_queue_attributes(self) -> QueueAttributes:
+        """The queue's attributes, as every process and instance that opens it sees them."""
+        return self._store.get_attributes(self._name)
+
+    def set_queue_attributes(
+        self,
+        *,
+        visibility_timeout: float = _KEEP,
+        delay_seconds: float = _KEEP,
+        wait_time_seconds: float = _KEEP,
+        retention_seconds: Optional[float] = _KEEP,
+        max_receive_count: Optional[int] = _KEEP,
+        dead_letter_queue: Optional[StrPath] = _KEEP,
+    ) -> QueueAttributes:
+        """Change the queue's attributes; those left out stay, None clears those that allow it.
+
+        Ranges as Amazon SQS: ``visibility_timeout`` 0-43200 s, ``delay_seconds`` 0-900,
+        ``wait_time_seconds`` 0-20, ``retention_seconds`` 60-1209600 (None: keep forever),
+        ``max_receive_count`` 1-1000 (receives after which a message goes to the
+        ``dead_letter_queue``: a queue name, or for a local queue another queue file's path).
+        Returns the attributes now in force.
+        """
+        changes = {
+            name: value
+            for name, value in (
+                ("visibility_timeout", visibility_timeout),
+                ("delay_seconds", delay_seconds),
+                ("wait_time_seconds", wait_time_seconds),
+                ("retention_seconds", retention_seconds),
+                ("max_receive_count", max_receive_count),
+                ("dead_letter_queue", _queue_key(dead_letter_queue)),
+            )
+            if value is not _KEEP
+        }
+        checked = check.attribute_changes(changes)
+        merged = changed_attributes(self.get_queue_attributes(), checked)
+        self._check_dead_letters(merged)
+        attributes = self._store.set_attributes(self._name, checked)
+        _log.info("queue attributes changed: %s", ", ".join(sorted(checked)))
+        return attributes
+
+    def _check_dead_letters(self, attributes: QueueAttributes) -> None:
+        target = attributes["dead_letter_queue"]
+        if attributes["max_receive_count"] is not None and target is None:
+            raise ValidationError("max_receive_count needs a dead_letter_queue to move messages to")
+        if target is not None and self._same_queue(target, self._name):
+            raise ValidationError(
+                f"dead_letter_queue must be another queue, not this one ({target!r})"
+            )
+
+    def _same_queue(self, first: str, second: str) -> bool:
+        if self._files_are_queues:
+            return os.path.abspath(first) == os.path.abspath(second)
+        return first == second
+
+    def redrive_messages(self, max_messages: Optional[int] = None) -> int:
+        """On a dead-letter queue: move up to ``max_messages`` messages (all when None) back to
+        the queue each came from, as new (receive count 0), oldest first. Returns how many."""
+        limit = check.peek_limit(max_messages)
+        moved = self._queue.redrive_messages(limit)
+        if moved:
+            _log.info("redrove %d message(s)", moved)
+        return moved
 
     # -- changing ---------------------------------------------------------------------------
 
@@ -467,6 +580,16 @@ def copy_queue(source: PyQueue, target: PyQueue) -> int:
     added = target._inspect("copy_queue").import_records(records)
     _log.info("copied %d message(s) from %r to %r", added, source, target)
     return added
+
+
+def _queue_key(value: object) -> object:
+    """A dead-letter queue as the store names it: paths become text, the rest is checked later."""
+    if value is None or value is _KEEP or isinstance(value, str):
+        return value
+    try:
+        return os.fspath(value)  # type: ignore[call-overload]
+    except TypeError:
+        return value
 
 
 def _queue_file(queue_file: Optional[StrPath], default: Optional[str]) -> Optional[str]:

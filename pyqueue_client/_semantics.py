@@ -17,12 +17,14 @@ from typing import (
     Callable,
     Dict,
     Iterable,
+    Iterator,
     List,
     Mapping,
     NamedTuple,
     Optional,
     Sequence,
     Tuple,
+    TypedDict,
     cast,
 )
 
@@ -43,7 +45,9 @@ __all__ = [
     "Counts",
     "Delivery",
     "NewMessage",
+    "Policy",
     "QueueState",
+    "Receipt",
     "Record",
     "attributes_from_json",
     "attributes_json",
@@ -51,16 +55,39 @@ __all__ = [
     "copy_body",
     "delivered",
     "for_each_handle",
+    "policy_of",
     "received_message",
     "record_from",
     "stored_message",
 ]
 
 
-class Record(StoredMessage):
+class _DeadLetter(TypedDict, total=False):
+    #: In a dead-letter queue: the queue the message came from (a name, or a JSON file's path).
+    source_queue: str
+
+
+class Record(StoredMessage, _DeadLetter):
     """A stored message with its current receipt handle: one element of the JSON file's array."""
 
     current_receipt_handle: Optional[str]
+
+
+class Policy(NamedTuple):
+    """What a queue's attributes ask of a receive."""
+
+    #: Receives after which a message goes to the dead-letter queue instead (None: never).
+    max_receive_count: Optional[int] = None
+    #: Messages older than this many seconds are dropped, never delivered (None: kept).
+    retention_seconds: Optional[float] = None
+
+
+class Receipt(NamedTuple):
+    """What one receive did: the deliveries, and the records it took out for the dead-letter
+    queue (already removed from this queue)."""
+
+    deliveries: List[Delivery]
+    dead: List[Record]
 
 
 class NewMessage(NamedTuple):
@@ -91,6 +118,7 @@ class Counts(NamedTuple):
     visible_messages: int
     never_received: int
     total_receives: int
+    delayed_messages: int = 0
 
     def info(
         self, queue_type: str, where: Optional[Mapping[str, str]] = None, size: Optional[int] = None
@@ -103,6 +131,7 @@ class Counts(NamedTuple):
         info["invisible_messages"] = self.message_count - self.visible_messages
         info["never_received"] = self.never_received
         info["total_receives"] = self.total_receives
+        info["delayed_messages"] = self.delayed_messages
         if size is not None:
             info["file_size"] = size
         return cast(QueueInfo, info)
@@ -157,7 +186,7 @@ def received_message(
 
 def record_from(stored: StoredMessage, handle: Optional[str]) -> Record:
     """A full record from a stored message and its current receipt handle."""
-    return {**stored, "current_receipt_handle": handle}
+    return cast(Record, {**stored, "current_receipt_handle": handle})
 
 
 def _stored_view(record: Record) -> StoredMessage:
@@ -184,6 +213,15 @@ def delivered(receive_count: int, first_received_at: Optional[str], now: str) ->
     (SQL twin: ``_semantics_sql.HIDE``.)
     """
     return receive_count + 1, first_received_at or now
+
+
+def policy_of(attributes: QueueAttributes) -> Policy:
+    """What ``attributes`` ask of a receive (no dead letters without a dead-letter queue)."""
+    dead_letters = attributes["dead_letter_queue"] is not None
+    return Policy(
+        attributes["max_receive_count"] if dead_letters else None,
+        attributes["retention_seconds"],
+    )
 
 
 def is_visible(invisible_until: Optional[str], now: str) -> bool:
@@ -298,47 +336,137 @@ class QueueState:
         visibility_timeout: float,
         delete_after_receive: bool = False,
         only_new: bool = False,
-    ) -> List[Delivery]:
+        policy: Optional[Policy] = None,
+    ) -> Receipt:
         """Hand out up to ``max_messages`` visible messages in queue order.
 
         Each one's receive count goes up, its first receive time is set once (:func:`delivered`),
         it gets a new receipt handle (the old one stops working) and it hides until
         ``now + visibility_timeout``. With ``delete_after_receive`` it leaves the queue in the
-        same step instead. (SQL twin: ``_semantics_sql.PICK``, ``HIDE`` and ``TAKE``.)
+        same step instead. Under a ``policy``, a message older than the retention is dropped and
+        one already received ``max_receive_count`` times is taken out for the dead-letter queue,
+        and the receive goes on to the next. (SQL twin: ``_semantics_sql.PICKS``, ``HIDE``,
+        ``TAKE``, and ``DEAD_LETTER``.)
         """
+        policy = policy or Policy()
         now_text = format_time(now)
         until = None if delete_after_receive else later(now, visibility_timeout)
-        received = []
-        for number, record in enumerate(self._pick_visible(now_text, max_messages, only_new)):
-            count, first = delivered(record["receive_count"], record["first_received_at"], now_text)
-            self._forget_handle(record)
-            handle = receipt_handle(number)
-            record["receive_count"] = count
-            record["first_received_at"] = first
-            record["invisible_until"] = until
-            record["current_receipt_handle"] = handle
-            body = copy_body(record["message_body"])
-            message = received_message(
-                record["id"], handle, body, record["timestamp"], count, first
-            )
-            received.append(Delivery(message, until))
-            if delete_after_receive:
+        oldest = None if policy.retention_seconds is None else later(now, -policy.retention_seconds)
+        receipt = Receipt([], [])
+        for record in list(self._visible(now_text, only_new)):
+            number = len(receipt.deliveries)
+            if number >= max_messages:
+                break
+            if oldest is not None and record["timestamp"] < oldest:
                 self._drop(record["id"])
+            elif policy.max_receive_count and record["receive_count"] >= policy.max_receive_count:
+                self._drop(record["id"])
+                receipt.dead.append(record)
             else:
-                self._handles[handle] = record["id"]
-                self.dirty[record["id"]] = None
-        return received
+                delivery = self._deliver(record, number, now_text, until, delete_after_receive)
+                receipt.deliveries.append(delivery)
+        return receipt
 
-    def _pick_visible(self, now_text: str, limit: int, only_new: bool) -> List[Record]:
-        picked: List[Record] = []
+    def _deliver(
+        self,
+        record: Record,
+        number: int,
+        now_text: str,
+        until: Optional[str],
+        delete_after_receive: bool,
+    ) -> Delivery:
+        count, first = delivered(record["receive_count"], record["first_received_at"], now_text)
+        self._forget_handle(record)
+        handle = receipt_handle(number)
+        record["receive_count"] = count
+        record["first_received_at"] = first
+        record["invisible_until"] = until
+        record["current_receipt_handle"] = handle
+        body = copy_body(record["message_body"])
+        message = received_message(record["id"], handle, body, record["timestamp"], count, first)
+        if delete_after_receive:
+            self._drop(record["id"])
+        else:
+            self._handles[handle] = record["id"]
+            self.dirty[record["id"]] = None
+        return Delivery(message, until)
+
+    def _visible(self, now_text: str, only_new: bool) -> Iterator[Record]:
         for record in self.records.values():
             if only_new and record["receive_count"]:
                 continue
             if is_visible(record["invisible_until"], now_text):
-                picked.append(record)
-                if len(picked) >= limit:
-                    break
-        return picked
+                yield record
+
+    def next_visible_at(self, now: datetime) -> Optional[str]:
+        """When the next hidden message becomes visible (None: none is hidden).
+
+        (SQL twin: ``_semantics_sql.NEXT_VISIBLE``.)
+        """
+        now_text = format_time(now)
+        hidden = [
+            until
+            for until in (record["invisible_until"] for record in self.records.values())
+            if until is not None and until > now_text
+        ]
+        return min(hidden, default=None)
+
+    def take_dead_letters(self, records: Sequence[Record], source: str) -> None:
+        """Keep ``records`` (taken out of queue ``source``) as dead letters: id, body, timestamp
+        and receive count kept, not hidden, no handle, and where they came from. A dead letter
+        of the same id is replaced. (SQL twin: ``_semantics_sql.DEAD_LETTER``.)
+        """
+        for record in records:
+            if record["id"] in self.records:
+                self._drop(record["id"])
+            dead: Record = {
+                **record,
+                "invisible_until": None,
+                "current_receipt_handle": None,
+                "source_queue": source,
+            }
+            self.records[record["id"]] = dead
+            self.dirty[record["id"]] = None
+
+    def dead_letters(self, max_messages: Optional[int]) -> Dict[str, List[str]]:
+        """The ids of the oldest ``max_messages`` dead letters (all when None), by the queue
+        each came from. (SQL twin: ``_semantics_sql.REDRIVE_PICK``.)"""
+        by_source: Dict[str, List[str]] = {}
+        dead = [record for record in self.records.values() if record.get("source_queue")]
+        for record in dead[:max_messages]:
+            by_source.setdefault(record["source_queue"], []).append(record["id"])
+        return by_source
+
+    def take_for_redrive(self, item_ids: Sequence[str], source: str) -> List[Record]:
+        """Take out the dead letters of these ids that came from queue ``source``."""
+        taken = []
+        for item_id in item_ids:
+            record = self.records.get(item_id)
+            if record is not None and record.get("source_queue") == source:
+                self._drop(item_id)
+                taken.append(record)
+        return taken
+
+    def take_redriven(self, records: Sequence[Record]) -> int:
+        """Append redriven messages as new (receive tracking cleared). A message whose id is
+        already here stays as it is: the same id names the same message. Returns how many."""
+        added = 0
+        for record in records:
+            if record["id"] in self.records:
+                continue
+            fresh: Record = {
+                "id": record["id"],
+                "timestamp": record["timestamp"],
+                "message_body": record["message_body"],
+                "receive_count": 0,
+                "first_received_at": None,
+                "invisible_until": None,
+                "current_receipt_handle": None,
+            }
+            self.records[record["id"]] = fresh
+            self.dirty[record["id"]] = None
+            added += 1
+        return added
 
     def delete(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
         """Delete the messages whose current receipt handle is given; never raises per handle.
@@ -415,12 +543,14 @@ class QueueState:
     def counts(self, now: datetime) -> Counts:
         """The counting keys of ``get_queue_info`` at time ``now``. (SQL twin: ``COUNTS``.)"""
         now_text = format_time(now)
-        visible = never = receives = 0
+        visible = never = receives = delayed = 0
         for record in self.records.values():
-            visible += is_visible(record["invisible_until"], now_text)
+            shown = is_visible(record["invisible_until"], now_text)
+            visible += shown
             never += record["receive_count"] == 0
+            delayed += not shown and record["receive_count"] == 0
             receives += record["receive_count"]
-        return Counts(len(self.records), visible, never, receives)
+        return Counts(len(self.records), visible, never, receives, delayed)
 
     def _forget_handle(self, record: Record) -> None:
         handle = record["current_receipt_handle"]

@@ -15,15 +15,22 @@ from ._ids import HANDLE_RANDOM_BYTES
 
 __all__ = [
     "ADD",
+    "ATTRIBUTES",
     "CHANGE_VISIBILITY",
     "COUNTS",
+    "DEAD_LETTER",
     "DELETE_BY_HANDLE",
+    "DROP",
     "EXPIRE",
     "EXPIRED_ANY",
     "HIDE",
     "HIDE_RETURNING",
+    "NEXT_VISIBLE",
     "PICKS",
+    "PICK_WITH_POLICY",
     "RECEIVED_COLUMNS",
+    "REDRIVE",
+    "REDRIVE_PICK",
     "TAKE",
     "TAKE_RETURNING",
 ]
@@ -36,8 +43,14 @@ ADD = (
 )
 
 _WHERE_EXPIRED = "WHERE queue = :queue AND invisible_until IS NOT NULL AND invisible_until <= :now"
-#: Whether ``EXPIRE`` has anything to do: a read, which in WAL mode waits for no writer.
-EXPIRED_ANY = f"SELECT 1 FROM messages {_WHERE_EXPIRED} LIMIT 1"
+#: A queue's attributes (JSON text), if it has any.
+ATTRIBUTES = "SELECT attributes FROM queues WHERE name = :queue"
+#: Whether ``EXPIRE`` has anything to do (a read, which in WAL mode waits for no writer), and the
+#: queue's attributes, which every receive needs: one statement.
+EXPIRED_ANY = (
+    f"SELECT EXISTS (SELECT 1 FROM messages {_WHERE_EXPIRED}),"
+    " (SELECT attributes FROM queues WHERE name = :queue)"
+)
 #: ``cleanup_expired``: hidden messages whose time has come become visible.
 EXPIRE = f"UPDATE messages SET invisible_until = NULL {_WHERE_EXPIRED}"
 
@@ -78,10 +91,43 @@ DELETE_BY_HANDLE = "DELETE FROM messages NOT INDEXED" + _BY_HANDLE
 #: ``change_visibility``: only the current handle; hidden until ``:until`` counted from now.
 CHANGE_VISIBILITY = "UPDATE messages NOT INDEXED SET invisible_until = :until" + _BY_HANDLE
 
-#: ``counts``: messages, visible ones at ``:now``, never received ones, receives in all.
+#: ``counts``: messages, visible ones at ``:now``, never received ones, receives in all, and
+#: hidden ones never received (delayed).
 COUNTS = (
     "SELECT COUNT(*),"
     " TOTAL(invisible_until IS NULL OR invisible_until <= :now),"
-    " TOTAL(receive_count = 0), TOTAL(receive_count)"
+    " TOTAL(receive_count = 0), TOTAL(receive_count),"
+    " TOTAL(invisible_until > :now AND receive_count = 0)"
     " FROM messages WHERE queue = :queue"
+)
+
+#: ``next_visible_at``: the earliest hiding time still ahead (through the expiry index).
+NEXT_VISIBLE = (
+    "SELECT MIN(invisible_until) FROM messages"
+    " WHERE queue = :queue AND invisible_until IS NOT NULL AND invisible_until > :now"
+)
+
+#: ``receive`` under a policy: the next candidates with what the policy looks at.
+PICK_WITH_POLICY = (
+    "SELECT seq, receive_count, timestamp FROM messages INDEXED BY messages_visible"
+    " WHERE queue = :queue AND invisible_until IS NULL{only_new} ORDER BY seq LIMIT :limit"
+)
+#: ``take_dead_letters``: rows moved to the dead-letter queue ``:dlq`` as they are (a dead letter
+#: of the same id there is replaced). ``{seqs}``: the rows' seqs.
+DEAD_LETTER = (
+    "UPDATE OR REPLACE messages SET queue = :dlq, source_queue = :queue, invisible_until = NULL,"
+    " receipt_handle = NULL WHERE seq IN ({seqs})"
+)
+#: Rows dropped by the retention (``{seqs}``: the rows' seqs).
+DROP = "DELETE FROM messages WHERE seq IN ({seqs})"
+#: ``take_for_redrive``: the oldest dead letters and where they came from.
+REDRIVE_PICK = (
+    "SELECT seq, source_queue FROM messages WHERE queue = :queue AND source_queue IS NOT NULL"
+    " ORDER BY seq LIMIT :limit"
+)
+#: ``take_redriven``: one dead letter back in its source queue as new, at the end of the queue
+#: (a new seq); a message of the same id already there stays, and the dead letter goes.
+REDRIVE = (
+    "INSERT OR IGNORE INTO messages (queue, id, timestamp, body)"
+    " SELECT source_queue, id, timestamp, body FROM messages WHERE seq = :seq"
 )

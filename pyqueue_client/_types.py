@@ -81,6 +81,8 @@ class QueueInfo(_QueueInfoExtras):
     invisible_messages: int
     never_received: int
     total_receives: int
+    #: Hidden messages never received: waiting for their delay to end.
+    delayed_messages: int
 
 
 #: Why ``delete_messages`` could not delete a handle.

@@ -7,25 +7,33 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Iterable, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional
 
 from ._errors import ValidationError
 from ._types import MessageBody
 
 __all__ = [
+    "MAX_DELAY",
     "MAX_RECEIVE",
+    "MAX_RECEIVE_COUNT",
+    "MAX_RETENTION",
     "MAX_VISIBILITY_TIMEOUT",
+    "MAX_WAIT",
+    "MIN_RETENTION",
+    "attribute_changes",
     "body",
     "body_id",
     "flag",
     "item_id",
     "item_ids",
     "max_messages",
+    "optional_seconds",
     "peek_limit",
     "peek_offset",
     "positive_seconds",
     "queue_name",
     "receipt_handle",
+    "seconds",
     "visibility_timeout",
 ]
 
@@ -33,6 +41,22 @@ __all__ = [
 MAX_RECEIVE = 100
 #: The longest visibility timeout, in seconds (12 hours, as in SQS).
 MAX_VISIBILITY_TIMEOUT = 43200
+#: The longest delay of a new message, in seconds (15 minutes, as in SQS).
+MAX_DELAY = 900
+#: The longest a receive waits for a message, in seconds (as in SQS).
+MAX_WAIT = 20
+#: The shortest and longest retention, in seconds (1 minute and 14 days, as in SQS).
+MIN_RETENTION = 60
+MAX_RETENTION = 1_209_600
+#: The most receives before a message moves to the dead-letter queue (as in SQS).
+MAX_RECEIVE_COUNT = 1000
+
+_LIMITS = {
+    "visibility_timeout": MAX_VISIBILITY_TIMEOUT,
+    "delay_seconds": MAX_DELAY,
+    "wait_time_seconds": MAX_WAIT,
+}
+_CLEARABLE = frozenset({"retention_seconds", "max_receive_count", "dead_letter_queue"})
 
 
 def body_json(message: object, name: str = "message") -> str:
@@ -79,10 +103,10 @@ def item_ids(values: object) -> List[str]:
     return [item_id(value, "each item id") for value in values]
 
 
-def queue_name(value: object) -> str:
+def queue_name(value: object, name: str = "queue_name") -> str:
     """A queue's name: a non-empty string."""
     if not isinstance(value, str) or not value:
-        raise ValidationError(f"queue_name must be a non-empty string, not {value!r}")
+        raise ValidationError(f"{name} must be a non-empty string, not {value!r}")
     return value
 
 
@@ -117,15 +141,41 @@ def peek_offset(value: object) -> int:
     return _integer(value, "offset", 0, None)
 
 
+def seconds(value: object, name: str, high: float, low: float = 0) -> float:
+    """A number of seconds from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValidationError(f"{name} must be a number of seconds, not {value!r}")
+    if not low <= value <= high:
+        raise ValidationError(f"{name} must be between {low:g} and {high:g} s, not {value}")
+    return value
+
+
+def optional_seconds(value: object, name: str, high: float) -> Optional[float]:
+    """None (the queue's attribute), or a number of seconds from 0 to ``high``."""
+    return None if value is None else seconds(value, name, high)
+
+
 def visibility_timeout(value: object) -> float:
     """Seconds a received message stays hidden: 0 to ``MAX_VISIBILITY_TIMEOUT``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValidationError(f"visibility_timeout must be a number of seconds, not {value!r}")
-    if not 0 <= value <= MAX_VISIBILITY_TIMEOUT:
-        raise ValidationError(
-            f"visibility_timeout must be between 0 and {MAX_VISIBILITY_TIMEOUT} s, not {value}"
-        )
-    return value
+    return seconds(value, "visibility_timeout", MAX_VISIBILITY_TIMEOUT)
+
+
+def attribute_changes(changes: Mapping[str, object]) -> Dict[str, object]:
+    """The checked changes of ``set_queue_attributes`` (SQS's ranges); the keys left out are
+    not in ``changes``. ``None`` clears the attributes that allow it."""
+    checked: Dict[str, object] = {}
+    for name, value in changes.items():
+        if value is None and name in _CLEARABLE:
+            checked[name] = None
+        elif name == "max_receive_count":
+            checked[name] = _integer(value, name, 1, MAX_RECEIVE_COUNT)
+        elif name == "dead_letter_queue":
+            checked[name] = queue_name(value, name)
+        elif name == "retention_seconds":
+            checked[name] = seconds(value, name, MAX_RETENTION, MIN_RETENTION)
+        else:
+            checked[name] = seconds(value, name, _LIMITS[name])
+    return checked
 
 
 def positive_seconds(value: object, name: str) -> float:

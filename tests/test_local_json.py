@@ -194,6 +194,7 @@ def test_readme_quick_start_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "invisible_messages",
         "never_received",
         "total_receives",
+        "delayed_messages",
         "file_size",
     ]
 

@@ -445,6 +445,7 @@ def test_info_maps_the_existing_servers_counts_and_computes_the_rest() -> None:
         "invisible_messages": 2,  # its in_flight_messages
         "never_received": 4,
         "total_receives": 2,
+        "delayed_messages": 0,
     }
 
 
@@ -458,6 +459,7 @@ def test_info_from_a_server_that_reports_every_count_takes_one_request() -> None
         "invisible_messages": 2,
         "never_received": 1,
         "total_receives": 5,
+        "delayed_messages": 0,
     }
     with _replaying([reply("GET", f"{ORDERS}/info", counts)]) as (server, queue):
         info = queue.get_queue_info()

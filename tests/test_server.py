@@ -424,6 +424,7 @@ def test_info_has_both_servers_keys_and_no_path(
         "invisible_messages": 1,
         "never_received": 2,
         "total_receives": 1,
+        "delayed_messages": 0,
     }
     assert "queues.db" not in reply.raw.decode()
     assert server.database.endswith("queues.db")

@@ -150,6 +150,7 @@ def queue_info_as_in_readme() -> None:
         "invisible_messages": 5,
         "never_received": 8,
         "total_receives": 22,
+        "delayed_messages": 0,
         "file_size": 4096,
     }
     print(local)

@@ -1,38 +1,77 @@
 """The shared body of queues that keep a :class:`QueueState`: each call is one transaction.
 
-A subclass supplies ``_transaction()`` (lock, load, yield the state, persist what is dirty) and
-``_info()`` (its ``get_queue_info`` answer); the queue rules come from ``_semantics``.
+A subclass supplies ``_transaction()`` (lock, load, yield the state, persist what is dirty),
+``_move()`` (the same for this queue and another at once: records taken out of one go into the
+other, for dead letters and redrive), ``_attributes()`` and ``_info()``; the queue rules come
+from ``_semantics``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ContextManager, List, Optional, Sequence
+from typing import Callable, ContextManager, List, Optional, Sequence
 
-from .._semantics import Counts, Delivery, NewMessage, QueueState, Record
+from .._semantics import Counts, Delivery, NewMessage, QueueState, Record, policy_of
 from .._times import Clock
-from .._types import DeleteMessagesResult, MessageBody, QueueInfo, StoredMessage
+from .._types import DeleteMessagesResult, MessageBody, QueueAttributes, QueueInfo, StoredMessage
+from ._waiting import Changes, receive_waiting, seconds_until
 
-__all__ = ["StatefulQueue"]
+__all__ = ["DEAD_LETTER", "REDRIVE", "StatefulQueue", "Take", "give"]
+
+#: Takes records out of a queue's state for another queue.
+Take = Callable[[QueueState], List[Record]]
+#: Why records move: to the dead-letter queue, or back from it.
+DEAD_LETTER = "dead_letter"
+REDRIVE = "redrive"
+
+
+def give(kind: str, receiver: QueueState, records: List[Record], source: str) -> None:
+    """Put records taken out of queue ``source`` into ``receiver``, as a move of ``kind`` does.
+
+    Doing it twice is harmless (a crashed move is finished by doing it again)."""
+    if kind == DEAD_LETTER:
+        receiver.take_dead_letters(records, source)
+    else:
+        receiver.take_redriven(records)
 
 
 class StatefulQueue(ABC):
-    """Implements ``QueueCore`` and ``Inspectable`` over a ``QueueState`` that subclasses keep."""
+    """Implements ``QueueCore`` and ``Inspectable`` over a ``QueueState`` that subclasses keep.
 
-    def __init__(self, clock: Clock) -> None:
+    ``name`` is how the queue's store names it (a dead letter records it as its source).
+    """
+
+    def __init__(self, clock: Clock, name: str, changes: Changes) -> None:
         self._clock = clock
+        self.name = name
+        self._changes = changes
 
     @abstractmethod
     def _transaction(self) -> ContextManager[QueueState]:
         """Exclusive access to the current state; changes (``state.dirty``) are kept on exit."""
 
     @abstractmethod
+    def _move(self, other: str, take: Take, kind: str) -> None:
+        """With this queue and queue ``other`` both held: ``take`` records out of this queue's
+        state, then :func:`give` them to ``other``'s; never lost, never left in both."""
+
+    @abstractmethod
+    def _attributes(self) -> QueueAttributes:
+        """The queue's attributes as stored now."""
+
+    @abstractmethod
     def _info(self, counts: Counts) -> QueueInfo:
         """``get_queue_info``'s answer: the counts plus the backend's own keys."""
 
-    def add_messages(self, items: Sequence[NewMessage], delay_seconds: float = 0) -> List[str]:
+    def add_messages(
+        self, items: Sequence[NewMessage], delay_seconds: Optional[float] = None
+    ) -> List[str]:
+        if delay_seconds is None:
+            delay_seconds = self._attributes()["delay_seconds"]
         with self._transaction() as state:
-            return state.add(items, self._clock(), delay_seconds)
+            ids = state.add(items, self._clock(), delay_seconds)
+        self._changes.notify()
+        return ids
 
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         with self._transaction() as state:
@@ -49,14 +88,57 @@ class StatefulQueue(ABC):
     def receive_messages(
         self,
         max_messages: int,
+        visibility_timeout: Optional[float],
+        delete_after_receive: bool,
+        only_new: bool,
+        wait_seconds: Optional[float] = 0,
+    ) -> List[Delivery]:
+        if visibility_timeout is None or wait_seconds is None:
+            attributes = self._attributes()
+            if visibility_timeout is None:
+                visibility_timeout = attributes["visibility_timeout"]
+            if wait_seconds is None:
+                wait_seconds = attributes["wait_time_seconds"]
+        timeout = visibility_timeout
+
+        def receive_once() -> List[Delivery]:
+            return self._receive_once(max_messages, timeout, delete_after_receive, only_new)
+
+        return receive_waiting(receive_once, self._next_visible_in, self._changes, wait_seconds)
+
+    def _receive_once(
+        self,
+        max_messages: int,
         visibility_timeout: float,
         delete_after_receive: bool,
         only_new: bool,
     ) -> List[Delivery]:
-        with self._transaction() as state:
-            return state.receive(
-                self._clock(), max_messages, visibility_timeout, delete_after_receive, only_new
+        attributes = self._attributes()
+        policy = policy_of(attributes)
+        now = self._clock()
+        dead_letter_queue = attributes["dead_letter_queue"] if policy.max_receive_count else None
+        if dead_letter_queue is None:
+            with self._transaction() as state:
+                receipt = state.receive(
+                    now, max_messages, visibility_timeout, delete_after_receive, only_new, policy
+                )
+            return receipt.deliveries
+        deliveries: List[Delivery] = []
+
+        def take(state: QueueState) -> List[Record]:
+            receipt = state.receive(
+                now, max_messages, visibility_timeout, delete_after_receive, only_new, policy
             )
+            deliveries.extend(receipt.deliveries)
+            return receipt.dead
+
+        self._move(dead_letter_queue, take, DEAD_LETTER)
+        return deliveries
+
+    def _next_visible_in(self) -> Optional[float]:
+        with self._transaction() as state:
+            moment = state.next_visible_at(self._clock())
+        return seconds_until(moment, self._clock)
 
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
         with self._transaction() as state:
@@ -66,7 +148,25 @@ class StatefulQueue(ABC):
         self, receipt_handles: Sequence[object], visibility_timeout: float
     ) -> DeleteMessagesResult:
         with self._transaction() as state:
-            return state.change_visibility(receipt_handles, visibility_timeout, self._clock())
+            result = state.change_visibility(receipt_handles, visibility_timeout, self._clock())
+        self._changes.notify()
+        return result
+
+    def redrive_messages(self, max_messages: Optional[int]) -> int:
+        """Move dead letters back to the queues they came from, oldest first."""
+        with self._transaction() as state:
+            by_source = state.dead_letters(max_messages)
+        return sum(self._redrive_to(source, ids) for source, ids in by_source.items())
+
+    def _redrive_to(self, source: str, item_ids: List[str]) -> int:
+        taken: List[Record] = []
+
+        def take(state: QueueState) -> List[Record]:
+            taken.extend(state.take_for_redrive(item_ids, source))
+            return taken
+
+        self._move(source, take, REDRIVE)
+        return len(taken)
 
     def remove_message(self, item_id: str) -> bool:
         with self._transaction() as state:
@@ -102,4 +202,6 @@ class StatefulQueue(ABC):
 
     def import_records(self, records: Sequence[Record]) -> int:
         with self._transaction() as state:
-            return state.import_records(records)
+            added = state.import_records(records)
+        self._changes.notify()
+        return added

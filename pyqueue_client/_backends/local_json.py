@@ -12,6 +12,7 @@ the file system: a queue's name is its file's path.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from .._errors import QueueCorruptedError, StorageError
 from .._semantics import (
     Counts,
     QueueState,
+    Record,
     attributes_from_json,
     attributes_json,
     changed_attributes,
@@ -31,12 +33,28 @@ from .._storage.lock import FileLock
 from .._storage.paths import check_queue_path
 from .._times import Clock
 from .._types import QueueAttributes, QueueInfo
-from ._stateful import StatefulQueue
+from ._stateful import StatefulQueue, Take, give
+from ._waiting import changes_for
 
 __all__ = ["JsonFileStore", "LocalJsonQueue"]
 
 #: Appended to a queue file's path to name its attributes file.
 ATTRIBUTES_SUFFIX = ".attributes.json"
+#: Appended to a queue file's path to name the journal of a move out of it.
+MOVING_SUFFIX = ".moving.json"
+
+
+@contextmanager
+def _both_held(first: LocalJsonQueue, second: LocalJsonQueue) -> Iterator[None]:
+    """Both queues' locks, always taken in the order of their paths, so two moves in opposite
+    directions never wait for each other forever."""
+    low, high = sorted((first, second), key=lambda queue: os.path.abspath(queue.path))
+    with low._lock.held():
+        if high is low:
+            yield
+            return
+        with high._lock.held():
+            yield
 
 
 class _Snapshot(NamedTuple):
@@ -61,15 +79,27 @@ def _lines_in_order(snapshot: _Snapshot) -> Dict[str, bytes]:
 
 
 class LocalJsonQueue(StatefulQueue):
-    """A queue stored in ``path``; ``durable`` fsyncs every write, ``lock_timeout`` bounds waits."""
+    """A queue stored in ``path``; ``durable`` fsyncs every write, ``lock_timeout`` bounds waits.
 
-    def __init__(self, path: str, clock: Clock, durable: bool = True, lock_timeout: float = 10.0):
-        super().__init__(clock)
+    ``store`` opens the other queue files a move needs (dead letters, redrive).
+    """
+
+    def __init__(
+        self,
+        store: JsonFileStore,
+        path: str,
+        clock: Clock,
+        durable: bool = True,
+        lock_timeout: float = 10.0,
+    ):
+        check_queue_path(path)
+        super().__init__(clock, path, changes_for("json:" + os.path.abspath(path), path))
+        self._store = store
         self._path = path
         self._durable = durable
         self._lock = FileLock(path + ".lock", lock_timeout)
         self._snapshot: Optional[_Snapshot] = None
-        check_queue_path(path)
+        self._attributes_seen: Optional[Tuple[Optional[FileStamp], QueueAttributes]] = None
         self._create_if_missing()
 
     @property
@@ -87,15 +117,83 @@ class LocalJsonQueue(StatefulQueue):
 
     @contextmanager
     def _transaction(self) -> Iterator[QueueState]:
-        with self._lock.held():
-            snapshot = self._load()
-            try:
-                yield snapshot.state
-                if snapshot.state.dirty:
-                    self._save(snapshot)
-            except BaseException:
-                self._snapshot = None  # memory may be ahead of the file: read it again next time
-                raise
+        while True:
+            with self._lock.held():
+                if not os.path.exists(self._path + MOVING_SUFFIX):
+                    snapshot = self._load()
+                    try:
+                        yield snapshot.state
+                        if snapshot.state.dirty:
+                            self._save(snapshot)
+                    except BaseException:
+                        self._snapshot = None  # memory may be ahead of the file: read it again
+                        raise
+                    return
+            self._finish_move()
+
+    def _move(self, other: str, take: Take, kind: str) -> None:
+        """Records go from this file to ``other``'s under both locks, taken in a fixed order.
+
+        Two files cannot change in one step, so the move is journaled: the records are written
+        beside this file (``.moving.json``) first, then this file without them, then the other
+        file with them; the journal goes last. A crash at any point leaves the records in the
+        journal, and the next call on this queue finishes the move before anything else.
+        """
+        partner = self._store.open_queue(other)
+        while True:
+            with _both_held(self, partner):
+                if not os.path.exists(self._path + MOVING_SUFFIX):
+                    mine, theirs = self._load(), partner._load()
+                    try:
+                        records = take(mine.state)
+                        if records:
+                            self._journal(kind, partner.path, records)
+                        if mine.state.dirty:
+                            self._save(mine)
+                        if records:
+                            give(kind, theirs.state, records, self.name)
+                            partner._save(theirs)
+                            os.remove(self._path + MOVING_SUFFIX)
+                    except BaseException:
+                        self._snapshot = partner._snapshot = None
+                        raise
+                    break
+            self._finish_move()
+        if records:
+            partner._changes.notify()
+
+    def _journal(self, kind: str, receiver: str, records: List[Record]) -> None:
+        document = {"kind": kind, "to": receiver, "from": self.name, "records": records}
+        self._lock.new_mark()  # other processes' cached views of this queue are now stale
+        try:
+            text = json.dumps(document, allow_nan=False).encode()
+            write_atomic(self._path + MOVING_SUFFIX, [text], self._durable)
+        except OSError as exc:
+            raise self._storage_error("cannot write", exc) from exc
+
+    def _finish_move(self) -> None:
+        """Finish a move a crashed process left half done (see ``_move``)."""
+        journal = self._path + MOVING_SUFFIX
+        try:
+            with open(journal, encoding="utf-8") as file:
+                document = json.load(file)
+        except FileNotFoundError:
+            return  # another process finished it
+        except (OSError, ValueError) as exc:
+            raise QueueCorruptedError(journal, f"an unreadable move journal: {exc}") from None
+        partner = self._store.open_queue(document["to"])
+        records: List[Record] = document["records"]
+        with _both_held(self, partner):
+            if not os.path.exists(journal):
+                return
+            mine, theirs = self._load(), partner._load()
+            for record in records:
+                mine.state.remove(record["id"])
+            if mine.state.dirty:
+                self._save(mine)
+            give(document["kind"], theirs.state, records, document["from"])
+            partner._save(theirs)
+            os.remove(journal)
 
     def _info(self, counts: Counts) -> QueueInfo:
         try:
@@ -108,6 +206,19 @@ class LocalJsonQueue(StatefulQueue):
         """The attributes stored beside the queue (the defaults when there are none)."""
         with self._lock.held():
             return self._read_attributes()
+
+    def _attributes(self) -> QueueAttributes:
+        """The stored attributes, read again only when their file changed (one stat a call)."""
+        try:
+            stamp: Optional[FileStamp] = file_stamp(os.stat(self._path + ATTRIBUTES_SUFFIX))
+        except FileNotFoundError:
+            stamp = None
+        except OSError as exc:
+            raise self._storage_error("cannot read", exc) from exc
+        seen = self._attributes_seen
+        if seen is None or seen[0] != stamp:
+            seen = self._attributes_seen = (stamp, self._read_attributes())
+        return seen[1]
 
     def write_attributes(self, changes: Mapping[str, object]) -> QueueAttributes:
         """Apply ``changes`` to the stored attributes, atomically; returns them all."""
@@ -231,7 +342,7 @@ class JsonFileStore:
         with self._guard:
             queue = self._queues.get(name)
             if queue is None:
-                queue = LocalJsonQueue(name, self._clock, self._durable, self._lock_timeout)
+                queue = LocalJsonQueue(self, name, self._clock, self._durable, self._lock_timeout)
                 self._queues[name] = queue
             return queue
 

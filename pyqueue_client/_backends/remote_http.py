@@ -129,7 +129,9 @@ class RemoteQueue:
 
     # -- adding and reading ---------------------------------------------------------------------
 
-    def add_messages(self, items: Sequence[NewMessage], delay_seconds: float = 0) -> List[str]:
+    def add_messages(
+        self, items: Sequence[NewMessage], delay_seconds: Optional[float] = None
+    ) -> List[str]:
         """Add each message under its id; the id the server answers with is the one returned."""
         if delay_seconds:
             _unsupported("add_message(delay_seconds=...)")
@@ -177,12 +179,15 @@ class RemoteQueue:
     def receive_messages(
         self,
         max_messages: int,
-        visibility_timeout: float,
+        visibility_timeout: Optional[float],
         delete_after_receive: bool,
         only_new: bool,
+        wait_seconds: Optional[float] = 0,
     ) -> List[Delivery]:
         """One receive request; never retried, since a second one would hide more messages."""
-        seconds = wire.whole_seconds(visibility_timeout)
+        if wait_seconds:
+            _unsupported("receive_messages(wait_time_seconds=...)")
+        seconds = wire.whole_seconds(30 if visibility_timeout is None else visibility_timeout)
         call = wire.receive_call(self._queue, max_messages, seconds, delete_after_receive, only_new)
         reply = self._send(call)
         read = functools.partial(wire.delivery, visibility_seconds=seconds, now=utc_now())
@@ -202,6 +207,9 @@ class RemoteQueue:
         self, receipt_handles: Sequence[object], visibility_timeout: float
     ) -> DeleteMessagesResult:
         _unsupported("change_message_visibility")
+
+    def redrive_messages(self, max_messages: Optional[int]) -> int:
+        _unsupported("redrive_messages")
 
     # -- changing -------------------------------------------------------------------------------
 

@@ -15,8 +15,10 @@ side table instead. Connections, schema and migrations are ``_storage.sqlite_db`
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
+from datetime import datetime
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from .. import _semantics_sql as sql
 from .._ids import handle_number, receipt_handle
@@ -24,12 +26,14 @@ from .._semantics import (
     Counts,
     Delivery,
     NewMessage,
+    Policy,
     Record,
     attributes_from_json,
     attributes_json,
     changed_attributes,
     delivered,
     for_each_handle,
+    policy_of,
     received_message,
     record_from,
     stored_message,
@@ -37,6 +41,7 @@ from .._semantics import (
 from .._storage.sqlite_db import Database
 from .._times import Clock, format_time, later
 from .._types import DeleteMessagesResult, MessageBody, QueueAttributes, QueueInfo, StoredMessage
+from ._waiting import changes_for, receive_waiting, seconds_until
 
 __all__ = ["SqliteQueue", "SqliteStore"]
 
@@ -91,7 +96,7 @@ class SqliteStore:
 
     def get_attributes(self, name: str) -> QueueAttributes:
         with self.db.statements(1) as db:
-            row = db.execute("SELECT attributes FROM queues WHERE name = ?", (name,)).fetchone()
+            row = db.execute(sql.ATTRIBUTES, {"queue": name}).fetchone()
         return attributes_from_json(None if row is None else row[0])
 
     def set_attributes(self, name: str, changes: Mapping[str, object]) -> QueueAttributes:
@@ -127,16 +132,22 @@ class SqliteQueue:
         self._queue = name
         self._clock = clock
         self._use_returning = use_returning
+        self._changes = changes_for(_changes_key(db.path, name), db.path + "-wal")
 
     # -- adding and reading ---------------------------------------------------------------------
 
-    def add_messages(self, items: Sequence[NewMessage], delay_seconds: float = 0) -> List[str]:
+    def add_messages(
+        self, items: Sequence[NewMessage], delay_seconds: Optional[float] = None
+    ) -> List[str]:
+        if delay_seconds is None:
+            delay_seconds = self._attributes()["delay_seconds"]
         moment = self._clock()
         now = format_time(moment)
         until = later(moment, delay_seconds) if delay_seconds > 0 else None
         rows = [(self._queue, item_id, now, body, until) for item_id, body in items]
         with self._db.statements(len(rows)) as db:
             db.executemany(sql.ADD, rows)
+        self._changes.notify()
         return [item.id for item in items]
 
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
@@ -176,6 +187,27 @@ class SqliteQueue:
     def receive_messages(
         self,
         max_messages: int,
+        visibility_timeout: Optional[float],
+        delete_after_receive: bool,
+        only_new: bool,
+        wait_seconds: Optional[float] = 0,
+    ) -> List[Delivery]:
+        if visibility_timeout is None or wait_seconds is None:
+            attributes = self._attributes()
+            if visibility_timeout is None:
+                visibility_timeout = attributes["visibility_timeout"]
+            if wait_seconds is None:
+                wait_seconds = attributes["wait_time_seconds"]
+        timeout = visibility_timeout
+
+        def receive_once() -> List[Delivery]:
+            return self._receive_once(max_messages, timeout, delete_after_receive, only_new)
+
+        return receive_waiting(receive_once, self._next_visible_in, self._changes, wait_seconds)
+
+    def _receive_once(
+        self,
+        max_messages: int,
         visibility_timeout: float,
         delete_after_receive: bool,
         only_new: bool,
@@ -186,23 +218,76 @@ class SqliteQueue:
         params = {"queue": self._queue, "limit": max_messages, "now": now, "until": until}
         # Clearing expired timeouts needs no transaction with the pick: it only makes visible
         # what already is. With RETURNING, the pick and its change are then one statement.
-        self._expire(now)
-        pick = sql.PICKS[only_new]
-        with self._db.statements(1 if self._use_returning else 3) as db:
-            if not self._use_returning:
-                # Without RETURNING: the picked seqs first, then the change on exactly those.
-                pick = ",".join(str(row[0]) for row in db.execute(pick, params))
-            if delete_after_receive:
-                rows = self._take(db, pick, params, now)
-            else:
-                rows = self._hide(db, pick, params)
+        policy = policy_of(self._expire(now))
+        if policy.max_receive_count or policy.retention_seconds is not None:
+            rows = self._receive_under(policy, moment, params, delete_after_receive, only_new)
+        else:
+            pick = sql.PICKS[only_new]
+            with self._db.statements(1 if self._use_returning else 3) as db:
+                if not self._use_returning:
+                    # Without RETURNING: the picked seqs first, then the change on exactly those.
+                    pick = ",".join(str(row[0]) for row in db.execute(pick, params))
+                rows = self._deliver(db, pick, params, delete_after_receive)
         rows.sort(key=lambda row: int(row[0]))
         return [
-            Delivery(
-                received_message(item_id, handle, json.loads(body), stamp, count, first), until
-            )
-            for _, item_id, stamp, body, count, first, handle in rows
+            Delivery(received_message(item_id, handle, json.loads(body), time, count, first), until)
+            for _, item_id, time, body, count, first, handle in rows
         ]
+
+    def _deliver(
+        self, db: sqlite3.Connection, pick: str, params: Any, delete_after_receive: bool
+    ) -> List[Any]:
+        if delete_after_receive:
+            return self._take(db, pick, params, params["now"])
+        return self._hide(db, pick, params)
+
+    def _receive_under(
+        self,
+        policy: Policy,
+        moment: datetime,
+        params: Dict[str, Any],
+        delete_after_receive: bool,
+        only_new: bool,
+    ) -> List[Any]:
+        """A receive that drops messages past the retention and moves those received
+        ``max_receive_count`` times to the dead-letter queue, in one transaction."""
+        oldest = None
+        if policy.retention_seconds is not None:
+            oldest = later(moment, -policy.retention_seconds)
+        limit = params["limit"]
+        pick = sql.PICK_WITH_POLICY.format(only_new=" AND receive_count = 0" if only_new else "")
+        delivered_rows: List[Any] = []
+        dead_letters = 0
+        dead_letter_queue = self._attributes()["dead_letter_queue"]
+        with self._db.transaction() as db:
+            while len(delivered_rows) < limit:
+                wanted = limit - len(delivered_rows)
+                candidates = db.execute(pick, {**params, "limit": wanted}).fetchall()
+                old, dead, live = _sorted_out(candidates, oldest, policy.max_receive_count)
+                if old:
+                    db.execute(sql.DROP.format(seqs=_seqs(old)))
+                if dead:
+                    moved = {"dlq": dead_letter_queue, "queue": self._queue}
+                    db.execute(sql.DEAD_LETTER.format(seqs=_seqs(dead)), moved)
+                    dead_letters += len(dead)
+                if live:
+                    delivered_rows += self._deliver(db, _seqs(live), params, delete_after_receive)
+                if len(candidates) < wanted or not (old or dead):
+                    break
+        if dead_letters:
+            changes_for(_changes_key(self._db.path, dead_letter_queue or "")).notify()
+        return delivered_rows
+
+    def _next_visible_in(self) -> Optional[float]:
+        params = {"queue": self._queue, "now": format_time(self._clock())}
+        with self._db.statements(1, write=False) as db:
+            moment = db.execute(sql.NEXT_VISIBLE, params).fetchone()[0]
+        return seconds_until(moment, self._clock)
+
+    def _attributes(self) -> QueueAttributes:
+        with self._db.statements(1) as db:
+            row = db.execute(sql.ATTRIBUTES, {"queue": self._queue}).fetchone()
+        return attributes_from_json(None if row is None else row[0])
 
     def _hide(self, db: sqlite3.Connection, pick: str, params: Any) -> List[Any]:
         """``HIDE`` the picked rows; returns each as it is now (``RECEIVED_COLUMNS``, handle)."""
@@ -223,13 +308,16 @@ class SqliteQueue:
             db.execute(sql.TAKE.format(pick=pick), params)
         return [(*row[:4], *delivered(row[4], row[5], now), receipt_handle(row[0])) for row in rows]
 
-    def _expire(self, now: str) -> None:
-        """Make messages whose timeout has passed visible again; most receives find none and so
-        never take the write lock twice."""
+    def _expire(self, now: str) -> QueueAttributes:
+        """Make messages whose timeout has passed visible again; returns the queue's attributes,
+        read by the same statement. Most receives find nothing to clear and so never take the
+        write lock twice."""
         params = {"queue": self._queue, "now": now}
         with self._db.statements(1) as db:
-            if db.execute(sql.EXPIRED_ANY, params).fetchone():
+            expired, attributes = db.execute(sql.EXPIRED_ANY, params).fetchone()
+            if expired:
                 db.execute(sql.EXPIRE, params)
+        return attributes_from_json(attributes)
 
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
         return self._by_handle(sql.DELETE_BY_HANDLE, receipt_handles, {})
@@ -238,7 +326,9 @@ class SqliteQueue:
         self, receipt_handles: Sequence[object], visibility_timeout: float
     ) -> DeleteMessagesResult:
         until = later(self._clock(), visibility_timeout)
-        return self._by_handle(sql.CHANGE_VISIBILITY, receipt_handles, {"until": until})
+        result = self._by_handle(sql.CHANGE_VISIBILITY, receipt_handles, {"until": until})
+        self._changes.notify()
+        return result
 
     def _by_handle(
         self, statement: str, receipt_handles: Sequence[object], extra: Dict[str, object]
@@ -279,13 +369,25 @@ class SqliteQueue:
         self._expire(format_time(self._clock()))
         return True
 
+    def redrive_messages(self, max_messages: Optional[int]) -> int:
+        """Dead letters back to their source queues as new, oldest first, in one transaction."""
+        params = {"queue": self._queue, "limit": -1 if max_messages is None else max_messages}
+        with self._db.transaction() as db:
+            rows = db.execute(sql.REDRIVE_PICK, params).fetchall()
+            for seq, _ in rows:
+                db.execute(sql.REDRIVE, {"seq": seq})
+            db.execute(sql.DROP.format(seqs=_seqs(seq for seq, _ in rows)))
+        for source in {source for _, source in rows}:
+            changes_for(_changes_key(self._db.path, source)).notify()
+        return len(rows)
+
     # -- statistics -----------------------------------------------------------------------------
 
     def get_queue_info(self) -> QueueInfo:
         params = {"queue": self._queue, "now": format_time(self._clock())}
         with self._db.statements(1) as db:
-            count, visible, never, receives = db.execute(sql.COUNTS, params).fetchone()
-        counts = Counts(count, int(visible), int(never), int(receives))
+            count, visible, never, receives, delayed = db.execute(sql.COUNTS, params).fetchone()
+        counts = Counts(count, int(visible), int(never), int(receives), int(delayed))
         where = {"queue_file": self._db.path, "queue_name": self._queue}
         return counts.info("sqlite", where, self._db.file_size())
 
@@ -341,6 +443,32 @@ class SqliteQueue:
                         (handle, cursor.lastrowid),
                     )
         return added
+
+
+def _changes_key(path: str, queue: str) -> str:
+    """The long-polling key of a queue in the database at ``path``."""
+    return f"sqlite:{os.path.abspath(path)}#{queue}"
+
+
+def _seqs(seqs: Iterable[int]) -> str:
+    """Row numbers as an SQL list (integers from the database: nothing to escape)."""
+    return ",".join(str(int(seq)) for seq in seqs)
+
+
+def _sorted_out(
+    candidates: Sequence[Any], oldest: Optional[str], max_receive_count: Optional[int]
+) -> Tuple[List[int], List[int], List[int]]:
+    """Candidates (seq, receive count, timestamp) as the policy sorts them: past the retention,
+    due for the dead-letter queue, and to deliver (``QueueState.receive``'s order of checks)."""
+    old, dead, live = [], [], []
+    for seq, count, timestamp in candidates:
+        if oldest is not None and timestamp < oldest:
+            old.append(seq)
+        elif max_receive_count and count >= max_receive_count:
+            dead.append(seq)
+        else:
+            live.append(seq)
+    return old, dead, live
 
 
 def _stored(row: Any) -> StoredMessage:

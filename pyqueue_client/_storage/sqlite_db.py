@@ -66,7 +66,8 @@ CREATE TABLE messages (
     receive_count INTEGER NOT NULL DEFAULT 0,
     first_received_at TEXT,
     invisible_until TEXT,
-    receipt_handle TEXT
+    receipt_handle TEXT,
+    source_queue TEXT
 );
 CREATE UNIQUE INDEX messages_by_id ON messages (queue, id);
 CREATE INDEX messages_visible ON messages (queue, seq) WHERE invisible_until IS NULL;
@@ -79,7 +80,8 @@ CREATE INDEX messages_hidden ON messages (queue, invisible_until)
 )
 # Version 1 indexed every receipt handle and every never-received message: two more pages in
 # the log per add, receive and delete. Its own handles already end with their seq; handles
-# copied in from elsewhere move to the side table. Version 3 gave queues a table of attributes.
+# copied in from elsewhere move to the side table. Version 3 gave queues a table of attributes,
+# and dead letters the name of the queue they came from.
 _MIGRATIONS = {
     1: (
         "DROP INDEX messages_never_received",
@@ -88,7 +90,7 @@ _MIGRATIONS = {
         "INSERT INTO imported_handles (handle, seq) SELECT receipt_handle, seq FROM messages"
         " WHERE receipt_handle IS NOT NULL AND receipt_handle NOT LIKE '%!_' || seq ESCAPE '!'",
     ),
-    2: (_QUEUES,),
+    2: (_QUEUES, "ALTER TABLE messages ADD COLUMN source_queue TEXT"),
 }
 #: Each table's columns, as the current schema has them.
 _TABLES = {
@@ -102,12 +104,15 @@ _TABLES = {
         "first_received_at",
         "invisible_until",
         "receipt_handle",
+        "source_queue",
     ),
     "imported_handles": ("handle", "seq"),
     "queues": ("name", "attributes"),
 }
 #: The schema version in which each table first appeared.
 _SINCE = {"messages": 1, "imported_handles": 2, "queues": 3}
+#: Columns added to a table after it appeared: (table, version) -> how many it had before.
+_ADDED = {("messages", 3): 9}
 
 
 class Database:
@@ -362,11 +367,20 @@ def _check_schema(connection: sqlite3.Connection, path: str) -> int:
             path, f"schema version {version} is newer than this library's {SCHEMA_VERSION}"
         )
     if version < 1 or any(
-        version >= since and _columns(connection, table) != _TABLES[table]
+        version >= since and _columns(connection, table) != _expected(table, version)
         for table, since in _SINCE.items()
     ):
         raise QueueCorruptedError(path, "its tables are not of the expected shape")
     return version
+
+
+def _expected(table: str, version: int) -> Tuple[str, ...]:
+    """The columns ``table`` has in a file of schema ``version``."""
+    columns = _TABLES[table]
+    for (added_to, since), before in _ADDED.items():
+        if added_to == table and version < since:
+            columns = columns[:before]
+    return columns
 
 
 def _columns(connection: sqlite3.Connection, table: str) -> Tuple[str, ...]:

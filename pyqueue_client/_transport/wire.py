@@ -116,6 +116,7 @@ WIRE_KEYS: Mapping[str, Tuple[str, ...]] = {
     "invisible_messages": ("invisible_messages", "in_flight_messages"),
     "never_received": ("never_received",),
     "total_receives": ("total_receives",),
+    "delayed_messages": ("delayed_messages",),
 }
 
 #: The counting keys of ``get_queue_info``, in the order ``QueueInfo`` lists them.
@@ -125,6 +126,7 @@ COUNT_KEYS: Tuple[str, ...] = (
     "invisible_messages",
     "never_received",
     "total_receives",
+    "delayed_messages",
 )
 
 _MISSING = object()

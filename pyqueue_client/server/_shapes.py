@@ -77,6 +77,7 @@ def queue_info(name: str, info: QueueInfo, now: str) -> JsonObject:
         "invisible_messages": info["invisible_messages"],
         "never_received": info["never_received"],
         "total_receives": info["total_receives"],
+        "delayed_messages": info["delayed_messages"],
     }
 
 
