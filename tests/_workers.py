@@ -13,8 +13,10 @@ and ``consume`` also take ``--queue-type=remote``: the positional argument is th
 PyQueue server, ``--queue-name`` the queue on it, ``--api-key`` the key to send and ``--ca-file``
 a certificate authority to trust for an ``https://`` server.
 
-The parent-side helpers (:func:`start`, :class:`Worker`, :func:`read_log`, barriers) live here
-too, so the tests and the children agree on file names and log formats in one place.
+The parent-side helpers (:func:`start`, :class:`Worker`, :func:`read_log`, barriers, reading a
+store without the library) live here too, so the tests and the children agree on file names and
+log formats in one place. Only the public ``pyqueue_client`` API is imported; ``fork-check``
+on SQLite alone reaches into the queue object for its connection (see :func:`fork_check_sqlite`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Union
 
 from pyqueue_client import LockTimeoutError, PyQueue, StorageError
-from pyqueue_client._storage.lock import FileLock
 
 #: This file, as children run it.
 SCRIPT = str(Path(__file__).resolve())
@@ -60,6 +61,8 @@ FORK_WRONG_MESSAGES = 13
 
 #: The queue types the commands can use.
 QUEUE_TYPES = ("local", "sqlite")
+#: The file name of each queue type's store in a test's folder.
+STORE_NAMES = {"local": "queue.json", "sqlite": "queue.db"}
 #: The queue types ``produce`` and ``consume`` can use: also a PyQueue server.
 REMOTE_QUEUE_TYPES = (*QUEUE_TYPES, "remote")
 
@@ -218,17 +221,9 @@ def producer(
     """A ``produce`` child adding ``count`` messages ``<prefix>-<n>`` once ``barrier`` opens.
 
     ``queue`` is a file, or a server's URL with ``--queue-type=remote`` in ``extra``."""
+    started = [str(queue), f"--barrier={barrier}", f"--name={name}"]
     return start(
-        env,
-        workdir,
-        name,
-        "produce",
-        str(queue),
-        f"--barrier={barrier}",
-        f"--name={name}",
-        f"--prefix={prefix}",
-        f"--count={count}",
-        *extra,
+        env, workdir, name, "produce", *started, f"--prefix={prefix}", f"--count={count}", *extra
     )
 
 
@@ -244,19 +239,9 @@ def consumer(
 ) -> Worker:
     """A ``consume`` child receiving and deleting until ``done`` exists and its queue is empty;
     it logs to ``<workdir>/<name>.log``."""
-    return start(
-        env,
-        workdir,
-        name,
-        "consume",
-        str(queue),
-        f"--barrier={barrier}",
-        f"--name={name}",
-        f"--log={workdir / f'{name}.log'}",
-        f"--done={done}",
-        f"--deadline={deadline:g}",
-        *extra,
-    )
+    started = [str(queue), f"--barrier={barrier}", f"--name={name}"]
+    log, until = workdir / f"{name}.log", [f"--done={done}", f"--deadline={deadline:g}"]
+    return start(env, workdir, name, "consume", *started, f"--log={log}", *until, *extra)
 
 
 def release_and_finish(barrier: Path, workers: Sequence[Worker]) -> None:
@@ -300,6 +285,122 @@ def assert_exactly_once(events: Dict[str, List[str]], sent: Set[str], context: s
         f"{context}: never deleted: {sorted(sent - set(deleted))[:20]}, "
         f"unknown: {sorted(set(deleted) - sent)[:20]}"
     )
+
+
+# -- parent side: one-shot children and lock holders -------------------------------------------
+
+
+def run_child(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python _workers.py <args>`` to its end within ``CHILD_TIMEOUT``; it must exit 0.
+
+    Returns the finished process, with its stdout and stderr as text.
+    """
+    completed = subprocess.run(
+        [sys.executable, SCRIPT, *args],
+        env=env,
+        cwd=CHILD_CWD,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == EXIT_OK, (
+        f"{args[0]} exited {completed.returncode}; stderr:\n{completed.stderr}"
+    )
+    return completed
+
+
+def lock_holder(env: Dict[str, str], workdir: Path, queue_type: str, store: Path) -> Worker:
+    """A ``hold-lock`` child that holds ``store``'s write lock until ``<workdir>/release``
+    appears; returns once the lock is held (the child has created ``<workdir>/ready``)."""
+    ready = workdir / "ready"
+    worker = start(
+        env,
+        workdir,
+        "holder",
+        "hold-lock",
+        str(store),
+        f"--queue-type={queue_type}",
+        f"--ready={ready}",
+        f"--release={workdir / 'release'}",
+    )
+    try:
+        wait_for(lambda: ready.exists() or worker.process.poll() is not None, 20, "the lock")
+    except TimeoutError:
+        worker.kill()
+        raise
+    assert ready.exists(), worker.describe()
+    return worker
+
+
+# -- both sides: opening a store, and reading it without the library ---------------------------
+
+
+def queue_at(
+    queue_type: str,
+    store: Union[Path, str],
+    queue_name: str = "default",
+    *,
+    durable: bool = False,
+    lock_timeout: float = 10.0,
+    clock: Optional[Callable[[], datetime]] = None,
+) -> PyQueue:
+    """The library's view of ``store``: a local JSON file, or one named queue of a SQLite
+    database. ``durable`` defaults to False: fsync changes how long a write takes, not what the
+    lock or the transaction protects."""
+    if queue_type == "sqlite":
+        return PyQueue(
+            store,
+            "sqlite",
+            queue_name=queue_name,
+            durable=durable,
+            lock_timeout=lock_timeout,
+            clock=clock,
+        )
+    return PyQueue(store, durable=durable, lock_timeout=lock_timeout, clock=clock)
+
+
+def read_only_database(path: Path) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection that cannot write to ``path`` (nor checkpoint its WAL)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def stored_ids(
+    queue_type: str, store: Path, queue_name: Optional[str] = "default", context: str = ""
+) -> List[str]:
+    """The ids in ``store``, in queue order, read without the library.
+
+    Local: the file must be a JSON array of messages. SQLite: the database, opened read-only
+    with plain ``sqlite3`` (so a ``-wal`` file left behind is read as it is), must pass
+    ``PRAGMA integrity_check``; the ids are those of the queue ``queue_name`` (of every queue
+    when it is None). Assertion messages start with ``context``.
+    """
+    assert store.exists(), f"{context}: {store} is missing"
+    if queue_type == "sqlite":
+        return _database_ids(store, queue_name, context)
+    try:
+        records = json.loads(store.read_bytes())
+    except ValueError as exc:
+        raise AssertionError(f"{context}: {store} is not valid JSON: {exc}") from None
+    assert isinstance(records, list), f"{context}: {store} holds {type(records).__name__}"
+    return [record["id"] for record in records]
+
+
+def _database_ids(database: Path, queue_name: Optional[str], context: str) -> List[str]:
+    connection = read_only_database(database)
+    try:
+        integrity = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+        assert integrity == ["ok"], f"{context}: integrity_check says {integrity}"
+        if queue_name is None:
+            rows = connection.execute("SELECT id FROM messages ORDER BY seq").fetchall()
+        else:
+            rows = connection.execute(
+                "SELECT id FROM messages WHERE queue = ? ORDER BY seq", (queue_name,)
+            ).fetchall()
+    finally:
+        connection.close()
+    return [row[0] for row in rows]
 
 
 # -- parent side: crash loops ------------------------------------------------------------------
@@ -396,15 +497,9 @@ def open_queue(args: argparse.Namespace, durable: bool, lock_timeout: float = 10
     """The queue a command works on: ``args.queue`` of ``args.queue_type`` (and its name)."""
     if args.queue_type == "remote":
         return _open_remote(args)
-    if args.queue_type == "sqlite":
-        return PyQueue(
-            args.queue,
-            "sqlite",
-            queue_name=args.queue_name,
-            durable=durable,
-            lock_timeout=lock_timeout,
-        )
-    return PyQueue(args.queue, durable=durable, lock_timeout=lock_timeout)
+    return queue_at(
+        args.queue_type, args.queue, args.queue_name, durable=durable, lock_timeout=lock_timeout
+    )
 
 
 def _open_remote(args: argparse.Namespace) -> PyQueue:
@@ -448,18 +543,38 @@ def consume(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.deadline
     with open_queue(args, durable=args.durable) as queue:
         barrier_wait(args.barrier, args.name)
-        while time.monotonic() < deadline:
-            received = queue.receive_messages(max_messages=10, visibility_timeout=60)
-            for message in received:
-                log.write("received", message["Id"])
-                deleted = queue.delete_message(message["ReceiptHandle"])
-                log.write("deleted" if deleted else "stale", message["Id"])
-            if received:
-                continue
-            if os.path.exists(args.done) and queue.get_queue_info()["message_count"] == 0:
-                return EXIT_OK
-            time.sleep(_POLL)
-    return EXIT_DEADLINE
+        drained = drain(queue, log.write, lambda: os.path.exists(args.done), deadline)
+    return EXIT_OK if drained else EXIT_DEADLINE
+
+
+def drain(
+    queue: PyQueue,
+    note: Callable[[str, str], None],
+    finished: Callable[[], bool],
+    deadline: float,
+    max_messages: int = 10,
+    visibility_timeout: float = 60,
+) -> bool:
+    """Receive and delete until ``finished()`` holds and the queue is empty; False once
+    ``time.monotonic()`` passes ``deadline`` first.
+
+    ``note(event, id)`` hears ``received`` for every message handed out, then ``deleted`` when
+    ``delete_message`` returned True or ``stale`` when it returned False.
+    """
+    while time.monotonic() < deadline:
+        received = queue.receive_messages(
+            max_messages=max_messages, visibility_timeout=visibility_timeout
+        )
+        for message in received:
+            note("received", message["Id"])
+            deleted = queue.delete_message(message["ReceiptHandle"])
+            note("deleted" if deleted else "stale", message["Id"])
+        if received:
+            continue
+        if finished() and queue.get_queue_info()["message_count"] == 0:
+            return True
+        time.sleep(_POLL)
+    return False
 
 
 def churn(args: argparse.Namespace) -> int:
@@ -506,14 +621,21 @@ def swap(args: argparse.Namespace) -> int:
 def hold_lock(args: argparse.Namespace) -> int:
     """Hold the queue's write lock until the ``release`` file appears.
 
-    Local: ``<queue>.lock`` taken the way the library takes it. SQLite: a plain ``sqlite3``
-    connection in ``BEGIN IMMEDIATE``, as any other program writing to the database would.
+    Local: the library itself holds ``<queue>.lock``, in a ``get_queue_info`` call (which writes
+    nothing) whose clock, asked while the lock is held, waits for the release file. SQLite: a
+    plain ``sqlite3`` connection in ``BEGIN IMMEDIATE``, as any other program writing to the
+    database would.
     """
     if args.queue_type == "sqlite":
         return _hold_sqlite_write(args)
-    with FileLock(args.queue + ".lock", timeout=10).held():
+
+    def clock() -> datetime:
         Path(args.ready).touch()
         wait_for(lambda: os.path.exists(args.release), args.deadline, "the release file")
+        return _naive_utc()
+
+    with queue_at("local", args.queue, clock=clock) as queue:
+        queue.get_queue_info()
     return EXIT_OK
 
 
@@ -729,12 +851,26 @@ def _attempt(outcomes: Dict[str, object], step: str, call: Callable[[], object])
 # -- command line ----------------------------------------------------------------------------
 
 
-def _backend_options(sub: argparse.ArgumentParser, remote: bool = False) -> None:
-    """``--queue-type`` (local or sqlite) and ``--queue-name`` (sqlite only).
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    run: Callable[[argparse.Namespace], int],
+    backends: Optional[str] = "local",
+) -> argparse.ArgumentParser:
+    """The sub-command running ``run`` (named after it), with its positional ``queue``.
 
-    With ``remote``, also ``--queue-type=remote`` and its settings: ``--api-key``, ``--ca-file``
-    and ``--timeout`` (seconds for connecting and each read).
+    Unless ``backends`` is None (the local file only): ``--queue-type`` (``local`` or
+    ``sqlite``, and ``remote`` too when ``backends`` is ``"remote"``) and ``--queue-name``
+    (sqlite and remote). A remote queue also takes ``--api-key``, ``--ca-file`` and
+    ``--timeout`` (seconds for connecting and each read).
     """
+    sub: argparse.ArgumentParser = commands.add_parser(
+        run.__name__.replace("_", "-"), help=run.__doc__
+    )
+    sub.add_argument("queue")
+    sub.set_defaults(run=run)
+    if backends is None:
+        return sub
+    remote = backends == "remote"
     sub.add_argument(
         "--queue-type", choices=REMOTE_QUEUE_TYPES if remote else QUEUE_TYPES, default="local"
     )
@@ -743,71 +879,59 @@ def _backend_options(sub: argparse.ArgumentParser, remote: bool = False) -> None
         sub.add_argument("--api-key")
         sub.add_argument("--ca-file")
         sub.add_argument("--timeout", type=float, default=30.0)
+    return sub
+
+
+def _barrier_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    run: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """A command started with others behind a barrier (``--barrier``, ``--name``), on any
+    backend, remote included; ``--durable`` turns fsync on."""
+    sub = _command(commands, run, "remote")
+    sub.add_argument("--barrier", required=True)
+    sub.add_argument("--name", required=True)
+    sub.add_argument("--durable", action="store_true")
+    return sub
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="_workers.py", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sub = commands.add_parser("produce", help=produce.__doc__)
-    sub.add_argument("queue")
-    sub.add_argument("--barrier", required=True)
-    sub.add_argument("--name", required=True)
+    sub = _barrier_command(commands, produce)
     sub.add_argument("--prefix", required=True)
     sub.add_argument("--count", type=int, required=True)
     sub.add_argument("--shuffle-seed", type=int)
-    sub.add_argument("--durable", action="store_true")
-    _backend_options(sub, remote=True)
-    sub.set_defaults(run=produce)
 
-    sub = commands.add_parser("consume", help=consume.__doc__)
-    sub.add_argument("queue")
-    sub.add_argument("--barrier", required=True)
-    sub.add_argument("--name", required=True)
+    sub = _barrier_command(commands, consume)
     sub.add_argument("--log", required=True)
     sub.add_argument("--done", required=True)
     sub.add_argument("--deadline", type=float, default=30.0)
-    sub.add_argument("--durable", action="store_true")
-    _backend_options(sub, remote=True)
-    sub.set_defaults(run=consume)
 
-    sub = commands.add_parser("churn", help=churn.__doc__)
-    sub.add_argument("queue")
+    sub = _command(commands, churn)
     sub.add_argument("--log", required=True)
     sub.add_argument("--prefix", required=True)
     sub.add_argument("--seed", type=int, required=True)
     sub.add_argument("--fast", action="store_true", help="durable=False")
-    _backend_options(sub)
-    sub.set_defaults(run=churn)
 
-    sub = commands.add_parser("swap", help=swap.__doc__)
-    sub.add_argument("queue")
+    sub = _command(commands, swap, backends=None)
     sub.add_argument("--add", required=True)
     sub.add_argument("--remove", required=True)
     sub.add_argument("--mtime-ns", type=int, required=True)
-    sub.set_defaults(run=swap)
 
-    sub = commands.add_parser("hold-lock", help=hold_lock.__doc__)
-    sub.add_argument("queue")
+    sub = _command(commands, hold_lock)
     sub.add_argument("--ready", required=True)
     sub.add_argument("--release", required=True)
     sub.add_argument("--deadline", type=float, default=30.0)
-    _backend_options(sub)
-    sub.set_defaults(run=hold_lock)
 
-    sub = commands.add_parser("fork-check", help=fork_check.__doc__)
-    sub.add_argument("queue")
+    sub = _command(commands, fork_check)
     sub.add_argument("--deadline", type=float, default=10.0)
-    _backend_options(sub)
-    sub.set_defaults(run=fork_check)
 
-    sub = commands.add_parser("access-check", help=access_check.__doc__)
-    sub.add_argument("queue")
+    sub = _command(commands, access_check)
     sub.add_argument("--uid", type=int, required=True)
     sub.add_argument("--gid", type=int, required=True)
     sub.add_argument("--add-id", required=True)
-    _backend_options(sub)
-    sub.set_defaults(run=access_check)
     return parser
 
 

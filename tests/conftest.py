@@ -1,5 +1,5 @@
-"""Shared fixtures: a queue per backend for the contract suite, a controllable clock, and the TLS
-tests' certificates."""
+"""Shared fixtures: a queue per backend for the contract suite (and the README's examples), a
+controllable clock, and the TLS tests' certificates."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, ContextManager, Dict, Iterator
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Mapping, Sequence
 
 import pytest
 
@@ -23,6 +23,14 @@ PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 
 #: Backends the contract suite runs on: a name -> (tmp_path, clock) -> a context giving a queue.
 QueueFactory = Callable[[Path, "FakeClock"], ContextManager[PyQueue]]
+
+#: How the library writes times: naive UTC, ISO-8601 with microseconds.
+ISO_MICROSECONDS = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def ids_of(messages: Sequence[Mapping[str, Any]]) -> List[str]:
+    """The ids of received (``Id``) or stored (``id``) messages, in order."""
+    return [message["Id"] if "Id" in message else message["id"] for message in messages]
 
 
 class FakeClock:
