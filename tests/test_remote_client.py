@@ -35,8 +35,9 @@ from pyqueue_client import (
     copy_queue,
 )
 from pyqueue_client._backends.remote_http import RemoteHttpBackend
-from pyqueue_client._transport import wire
-from pyqueue_client._transport.http import ConnectionPool, HttpTransport, _Target
+from pyqueue_client._transport import rest_calls as wire
+from pyqueue_client._transport.auth import ApiKeyAuth
+from pyqueue_client._transport.http_client import ConnectionPool, HttpTransport, _Target
 
 from ._proxy import ForwardProxy
 from ._replay_server import (
@@ -765,7 +766,7 @@ def test_debug_logs_name_method_and_url_never_the_key_or_bodies(
     transport_lines = [
         record.getMessage()
         for record in caplog.records
-        if record.name == "pyqueue_client._transport.http"
+        if record.name == "pyqueue_client._transport.http_client"
     ]
     assert f"POST {server.url}{ORDERS}/messages" in transport_lines
     assert any(
@@ -1149,7 +1150,7 @@ def test_calls_say_which_requests_may_be_repeated() -> None:
         )
     )
     assert wire.server_health_call().path == "/health"
-    assert wire.headers(None, False) == {
+    assert wire.base_headers(False) == {
         "Accept": "application/json",
         "User-Agent": wire.USER_AGENT,
     }
@@ -1165,7 +1166,7 @@ def test_repr_names_the_server() -> None:
 def test_the_backend_can_be_built_alone() -> None:
     backend = RemoteHttpBackend("http://127.0.0.1:1", "q", None, 1.0)
     backend.close()
-    transport = HttpTransport("HTTPS://Example.com:8443/base/", None, 1.0)
+    transport = HttpTransport("HTTPS://Example.com:8443/base/", ApiKeyAuth(None), 1.0)
     assert transport.base_url == "https://Example.com:8443/base"
     transport.close()
 

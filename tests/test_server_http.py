@@ -16,8 +16,8 @@ from typing import Any, Iterator, Set, Tuple, cast
 import pytest
 
 from pyqueue_client.server import ServerConfig
-from pyqueue_client.server import _http as http_layer
-from pyqueue_client.server._http import Connections, HttpServer
+from pyqueue_client.server import _http_server as http_layer
+from pyqueue_client.server._http_server import Connections, HttpServer
 
 from ._server_support import (
     ADMIN_KEY,

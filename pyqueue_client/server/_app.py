@@ -14,12 +14,11 @@ from email.message import Message
 from typing import List, Optional
 
 from .._errors import LockTimeoutError, ValidationError
+from .._rest import API_KEY_HEADER, API_PREFIX
 from ._auth import PERMISSIONS, ApiKey, KeyRing
 from ._cors import Cors
-from ._handlers import Call
-from ._routes import PUBLIC, match
-from ._store import Store
-from ._wire import (
+from ._handlers import Context
+from ._params import (
     HttpError,
     JsonObject,
     Request,
@@ -29,6 +28,8 @@ from ._wire import (
     path_value,
     queue_name,
 )
+from ._routes import PUBLIC, match
+from ._store import Store
 
 __all__ = ["App", "loggable_path"]
 
@@ -40,7 +41,8 @@ _ANONYMOUS = ApiKey("anonymous", {})
 _LOGGED_PATH_LIMIT = 200
 #: ``.../messages/{receipt_handle}``: the one path that carries a secret.
 _RECEIPT_HANDLE_PATH = re.compile(
-    r"^(/api/v1/queues/[^/]*/messages/)(?!(?:receive|check-existence|by-id)$)[^/]+$"
+    f"^({re.escape(API_PREFIX)}/queues/[^/]*/messages/)"
+    r"(?!(?:receive|check-existence|by-id)$)[^/]+$"
 )
 
 
@@ -84,7 +86,7 @@ class App:
         route, params = match(request.method, _segments(path))
         key = _ANONYMOUS
         if route.access != PUBLIC:
-            key = self.keys.authenticate(_single(request.headers, "X-API-Key"))
+            key = self.keys.authenticate(_single(request.headers, API_KEY_HEADER))
         if "queue" in params:
             queue_name(params["queue"])
         if route.access in PERMISSIONS and not key.allows(params["queue"], route.access):
@@ -92,7 +94,7 @@ class App:
                 403,
                 f"Access denied: {route.access} permission required for queue '{params['queue']}'",
             )
-        call = Call(
+        context = Context(
             params,
             parse_query(raw_query),
             request.body,
@@ -100,7 +102,7 @@ class App:
             key,
             self.store,
         )
-        return route.handler(call)
+        return route.handler(context)
 
 
 def _segments(path: str) -> List[str]:
