@@ -197,7 +197,7 @@ class _Server(ThreadingHTTPServer):
     def get_request(self) -> Tuple[socket.socket, Any]:
         sock, address = super().get_request()
         if self.tls is not None:
-            # The handshake happens on the connection's own thread (see _Handler.setup), so a
+            # The handshake happens on the connection's own thread (see _ReplayHandler.setup), so a
             # client that fails it never blocks the accepting thread.
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         self.owner.opened(sock)
@@ -283,7 +283,7 @@ class ManagedServer:
         self._server.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _ReplayHandler(BaseHTTPRequestHandler):
     """Answers every request with the next step of its server's script."""
 
     protocol_version = "HTTP/1.1"
@@ -365,7 +365,7 @@ class ReplayServer(ManagedServer):
         self.script = Script(script, cycle)
         self.idle_timeout = idle_timeout
         self.requests: List[Seen] = []
-        super().__init__(_Handler, tls)
+        super().__init__(_ReplayHandler, tls)
         # One list of problems: the connections' and the script's.
         self.script.errors = self.errors
 
