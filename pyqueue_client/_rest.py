@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Mapping, NamedTuple, Optional, Tuple, Union
+from typing import List, Mapping, Optional, Tuple, Union
 from urllib.parse import quote, urlencode
 
 from ._semantics import new_message_id
@@ -48,11 +48,27 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
-class Endpoint(NamedTuple):
+class Endpoint:
     """One endpoint: its HTTP method and its path's segments; a ``{name}`` segment is a value."""
 
-    method: str
-    segments: Tuple[str, ...]
+    __slots__ = ("_pieces", "_tail", "method", "segments")
+
+    def __init__(self, method: str, template: str) -> None:
+        self.method = method
+        self.segments: Tuple[str, ...] = tuple(part for part in template.split("/") if part)
+        # The path as (literal text, value name) pieces and a literal tail, so filling it in is
+        # one join: it runs for every request the client sends.
+        pieces: List[Tuple[str, str]] = []
+        literal = ""
+        for segment in self.segments:
+            literal += "/"
+            if segment.startswith("{"):
+                pieces.append((literal, segment[1:-1]))
+                literal = ""
+            else:
+                literal += segment
+        self._pieces = tuple(pieces)
+        self._tail = literal
 
     @property
     def template(self) -> str:
@@ -65,17 +81,13 @@ class Endpoint(NamedTuple):
         Each value becomes one percent-encoded segment: a ``/`` inside it is ``%2F``, so an id or
         a receipt handle can never reach another route.
         """
-        path = "".join(
-            "/" + (_encoded(values[segment[1:-1]]) if segment[0] == "{" else segment)
-            for segment in self.segments
-        )
+        path = "".join([text + _encoded(values[name]) for text, name in self._pieces]) + self._tail
         if query:
             path += "?" + urlencode({name: _query_text(value) for name, value in query.items()})
         return path or "/"
 
-
-def _endpoint(method: str, template: str) -> Endpoint:
-    return Endpoint(method, tuple(segment for segment in template.split("/") if segment))
+    def __repr__(self) -> str:
+        return f"Endpoint({self.method!r}, {self.template!r})"
 
 
 def _encoded(value: str) -> str:
@@ -93,23 +105,23 @@ _QUEUE = API_PREFIX + "/queues/{queue}"
 #: Every endpoint by name (PROTOCOL.md). The server tries its routes in this order, so an
 #: endpoint with a literal segment comes before one with a value in the same place.
 ENDPOINTS: Mapping[str, Endpoint] = {
-    "root": _endpoint("GET", "/"),
-    "health": _endpoint("GET", "/health"),
-    "api_health": _endpoint("GET", API_PREFIX + "/health"),
-    "list_queues": _endpoint("GET", API_PREFIX + "/queues"),
-    "auth_me": _endpoint("GET", API_PREFIX + "/auth/me"),
-    "auth_permissions": _endpoint("GET", API_PREFIX + "/auth/permissions/{queue}"),
-    "add": _endpoint("POST", _QUEUE + "/messages"),
-    "peek": _endpoint("GET", _QUEUE + "/messages"),
-    "clear": _endpoint("DELETE", _QUEUE + "/messages"),
-    "receive": _endpoint("POST", _QUEUE + "/messages/receive"),
-    "check_existence": _endpoint("POST", _QUEUE + "/messages/check-existence"),
-    "update": _endpoint("PUT", _QUEUE + "/messages/by-id/{id}"),
-    "remove": _endpoint("DELETE", _QUEUE + "/messages/by-id/{id}"),
-    "delete": _endpoint("DELETE", _QUEUE + "/messages/{handle}"),
-    "get": _endpoint("GET", _QUEUE + "/message/{id}"),
-    "info": _endpoint("GET", _QUEUE + "/info"),
-    "queue_health": _endpoint("GET", _QUEUE + "/health"),
+    "root": Endpoint("GET", "/"),
+    "health": Endpoint("GET", "/health"),
+    "api_health": Endpoint("GET", API_PREFIX + "/health"),
+    "list_queues": Endpoint("GET", API_PREFIX + "/queues"),
+    "auth_me": Endpoint("GET", API_PREFIX + "/auth/me"),
+    "auth_permissions": Endpoint("GET", API_PREFIX + "/auth/permissions/{queue}"),
+    "add": Endpoint("POST", _QUEUE + "/messages"),
+    "peek": Endpoint("GET", _QUEUE + "/messages"),
+    "clear": Endpoint("DELETE", _QUEUE + "/messages"),
+    "receive": Endpoint("POST", _QUEUE + "/messages/receive"),
+    "check_existence": Endpoint("POST", _QUEUE + "/messages/check-existence"),
+    "update": Endpoint("PUT", _QUEUE + "/messages/by-id/{id}"),
+    "remove": Endpoint("DELETE", _QUEUE + "/messages/by-id/{id}"),
+    "delete": Endpoint("DELETE", _QUEUE + "/messages/{handle}"),
+    "get": Endpoint("GET", _QUEUE + "/message/{id}"),
+    "info": Endpoint("GET", _QUEUE + "/info"),
+    "queue_health": Endpoint("GET", _QUEUE + "/health"),
 }
 
 

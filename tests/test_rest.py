@@ -48,6 +48,7 @@ PROTOCOL: Dict[str, str] = {
 
 def test_the_endpoint_table_is_the_protocols() -> None:
     assert {name: f"{e.method} {e.template}" for name, e in ENDPOINTS.items()} == PROTOCOL
+    assert repr(ENDPOINTS["get"]) == "Endpoint('GET', '/api/v1/queues/{queue}/message/{id}')"
     assert API_PREFIX == "/api/v1"
 
 
