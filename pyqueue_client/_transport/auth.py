@@ -27,8 +27,12 @@ class Authenticator(Protocol):
         """
 
     def sign(self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes]) -> None:
-        """Add the credentials for this request to ``headers`` (the full ``url``, the exact
-        ``body`` bytes that will be sent, or None)."""
+        """Add this request's credentials to ``headers``.
+
+        ``url`` is the full URL with its query string and ``body`` the exact bytes that will be
+        sent (or None). ``headers`` already holds every header but two that the transport adds
+        from these afterwards: ``Host`` (the URL's) and ``Content-Length`` (the body's).
+        """
 
 
 class ApiKeyAuth:
