@@ -1,10 +1,15 @@
-"""A stdlib HTTP server for the remote client's tests: it answers with recorded exchanges.
+"""Recorded exchanges for the remote client's tests, replayed in process or by a stdlib server.
 
 The exchanges come from ``tests/data/remote_exchanges.json``: replies of the existing PyQueue
 server, copied verbatim from its protocol captures so these tests need nothing outside the
-repository. A test gives :class:`ReplayServer` a script, the replies to send in order; the server
-checks that each request has the scripted method and path, answers, and records what it was sent.
-A script step may also drop the connection unanswered, never answer, or send raw bytes.
+repository. A test gives a script, the replies to send in order; each request must have the
+scripted method and path, and what was sent is recorded.
+
+- :class:`ReplayTransport` answers the remote backend's calls in process, with no socket: for
+  everything the client decides (which requests, and what it makes of the replies).
+- :class:`ReplayServer` answers over HTTP on 127.0.0.1: for what the transport does on a real
+  connection. A script step may also drop the connection unanswered, never answer, or send raw
+  bytes.
 
 :class:`ManagedServer` is the machinery shared with the test proxy: a ``ThreadingHTTPServer`` on
 127.0.0.1 port 0 that counts the connections it accepts and closes, and shuts down completely
@@ -23,12 +28,17 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Type
 from urllib.parse import parse_qsl, urlsplit
 
+from pyqueue_client import RemoteError
+from pyqueue_client._transport.rest_calls import ApiCall, Reply
+
 __all__ = [
     "DATA",
     "TEST_KEYS",
     "Exchange",
     "ManagedServer",
     "ReplayServer",
+    "ReplayTransport",
+    "Script",
     "Seen",
     "load_exchanges",
     "reply",
@@ -65,6 +75,10 @@ class Exchange(NamedTuple):
         """This recorded reply, given to another request."""
         return self._replace(method=method, path=path)
 
+    def reply_to(self, url: str) -> Reply:
+        """This answer as the transport hands it to the client, for a request to ``url``."""
+        return Reply(self.method, url, self.status, self.body.encode("utf-8"))
+
 
 class Seen(NamedTuple):
     """A request as the server received it."""
@@ -99,6 +113,72 @@ def reply(method: str, path: str, payload: Any, status: int = 200) -> Exchange:
     return Exchange(method, path, status, body, {"content-type": "application/json"})
 
 
+class Script:
+    """Scripted steps handed out in order (over and over with ``cycle``), thread-safe.
+
+    A request whose method or path differs from the next step's gets a 599 answer and is listed
+    in ``errors``, as is a request after the last step.
+    """
+
+    def __init__(self, steps: Sequence[Exchange], cycle: bool = False) -> None:
+        self.steps = list(steps)
+        self.cycle = cycle
+        self.errors: List[str] = []
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def next_step(self, method: str, path: str) -> Exchange:
+        """The step that answers a request for ``path`` (still percent-encoded, no query)."""
+        with self._lock:
+            index = self.used
+            self.used += 1
+            if self.cycle and self.steps:
+                index %= len(self.steps)
+            if index >= len(self.steps):
+                self.errors.append(f"unscripted request {method} {path}")
+                return Exchange(method, path, 599, "no more scripted replies")
+            step = self.steps[index]
+            if step.action == "answer" and (step.method, urlsplit(step.path).path) != (
+                method,
+                path,
+            ):
+                self.errors.append(f"expected {step.method} {step.path}, got {method} {path}")
+                return Exchange(method, path, 599, "unexpected request")
+        return step
+
+    def check_done(self) -> None:
+        """Fail unless every request matched its step and every step was asked for."""
+        assert self.errors == []
+        assert self.used >= len(self.steps), f"{len(self.steps) - self.used} steps never asked for"
+
+
+class ReplayTransport:
+    """Stands in for the HTTP transport: answers calls from a :class:`Script`, in process.
+
+    ``calls`` records each call as the backend made it. A ``"drop"`` step raises the
+    ``RemoteError`` of a connection that failed; other steps are answered as scripted.
+    """
+
+    def __init__(self, steps: Sequence[Exchange], base_url: str) -> None:
+        self.script = Script(steps)
+        self.base_url = base_url
+        self.calls: List[ApiCall] = []
+
+    def send(self, call: ApiCall) -> Reply:
+        """The scripted reply to ``call``."""
+        self.calls.append(call)
+        url = self.base_url + call.path
+        step = self.script.next_step(call.method, urlsplit(call.path).path)
+        if step.action == "drop":
+            raise RemoteError(
+                f"cannot reach the PyQueue server ({call.method} {url}): dropped", url
+            )
+        return step.reply_to(url)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 class _Server(ThreadingHTTPServer):
     """Counts connections, tracks them, and runs each on a thread the owner can join."""
 
@@ -117,7 +197,7 @@ class _Server(ThreadingHTTPServer):
     def get_request(self) -> Tuple[socket.socket, Any]:
         sock, address = super().get_request()
         if self.tls is not None:
-            # The handshake happens on the connection's own thread (see _Handler.setup), so a
+            # The handshake happens on the connection's own thread (see _ReplayHandler.setup), so a
             # client that fails it never blocks the accepting thread.
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         self.owner.opened(sock)
@@ -203,7 +283,7 @@ class ManagedServer:
         self._server.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _ReplayHandler(BaseHTTPRequestHandler):
     """Answers every request with the next step of its server's script."""
 
     protocol_version = "HTTP/1.1"
@@ -282,12 +362,12 @@ class ReplayServer(ManagedServer):
         idle_timeout: Optional[float] = None,
         tls: Optional[ssl.SSLContext] = None,
     ) -> None:
-        self.script = list(script)
-        self.cycle = cycle
+        self.script = Script(script, cycle)
         self.idle_timeout = idle_timeout
         self.requests: List[Seen] = []
-        self._lock = threading.Lock()
-        super().__init__(_Handler, tls)
+        super().__init__(_ReplayHandler, tls)
+        # One list of problems: the connections' and the script's.
+        self.script.errors = self.errors
 
     def __enter__(self) -> ReplayServer:
         super().__enter__()
@@ -295,22 +375,8 @@ class ReplayServer(ManagedServer):
 
     def next_step(self, seen: Seen) -> Exchange:
         """Record ``seen`` and return the step that answers it."""
-        with self._lock:
-            index = len(self.requests)
-            self.requests.append(seen)
-            if self.cycle and self.script:
-                index %= len(self.script)
-            if index >= len(self.script):
-                self.errors.append(f"unscripted request {seen.method} {seen.path}")
-                return Exchange(seen.method, seen.path, 599, "no more scripted replies")
-            step = self.script[index]
-        if step.action == "answer" and (step.method, urlsplit(step.path).path) != (
-            seen.method,
-            seen.path,
-        ):
-            self.errors.append(f"expected {step.method} {step.path}, got {seen.method} {seen.path}")
-            return Exchange(seen.method, seen.path, 599, "unexpected request")
-        return step
+        self.requests.append(seen)
+        return self.script.next_step(seen.method, seen.path)
 
 
 def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:

@@ -81,7 +81,7 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-class Reply(NamedTuple):
+class PlainReply(NamedTuple):
     """One answer: status, headers (lower-case names), raw body and the body parsed as JSON."""
 
     status: int
@@ -90,8 +90,8 @@ class Reply(NamedTuple):
     json: Any
 
 
-class Client:
-    """``http.client`` on one keep-alive connection to a server; ``call`` returns a ``Reply``."""
+class PlainClient:
+    """``http.client`` on one keep-alive connection; ``call`` returns a ``PlainReply``."""
 
     def __init__(
         self,
@@ -118,7 +118,7 @@ class Client:
         key: Optional[str] = "default",
         headers: Optional[Mapping[str, str]] = None,
         content_type: Optional[str] = "application/json",
-    ) -> Reply:
+    ) -> PlainReply:
         """Send one request and read the whole answer."""
         sent: Dict[str, str] = {}
         chosen = self.key if key == "default" else key
@@ -135,13 +135,13 @@ class Client:
         raw = response.read()
         names = {name.lower(): value for name, value in response.getheaders()}
         parsed = json.loads(raw) if raw and "json" in names.get("content-type", "") else None
-        return Reply(response.status, names, raw, parsed)
+        return PlainReply(response.status, names, raw, parsed)
 
     def close(self) -> None:
         """Close the connection."""
         self.connection.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> PlainClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -291,7 +291,7 @@ def server_process(args: List[str], cwd: Path) -> Iterator[ServerProcess]:
 
 
 @contextlib.contextmanager
-def admin_of_new_server(args: List[str], cwd: Path) -> Iterator[Client]:
+def admin_of_new_server(args: List[str], cwd: Path) -> Iterator[PlainClient]:
     """A child server with a generated key, and an admin client of it."""
-    with server_process(args, cwd) as child, Client(child.url, child.read_key()) as client:
+    with server_process(args, cwd) as child, PlainClient(child.url, child.read_key()) as client:
         yield client

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Sequence, Set, Tuple
 import pytest
 
 from pyqueue_client import PyQueue, RemoteError
-from pyqueue_client._transport.http import POOL_SIZE
+from pyqueue_client._transport.http_client import POOL_SIZE
 from pyqueue_client.server import QueueServer, ServerConfig
 
 from ._server_support import ADMIN_KEY, config, port_of, running

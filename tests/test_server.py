@@ -22,13 +22,14 @@ from pyqueue_client.server import QueueServer
 from ._server_support import (
     READER_KEY,
     WRITER_KEY,
-    Client,
+    PlainClient,
     config,
     running,
 )
 from .conftest import FakeClock
 
-STORED_KEYS = {
+#: A message object as the existing server sends it (PROTOCOL.md) ...
+EXISTING_SERVER_KEYS = {
     "id",
     "message_body",
     "timestamp",
@@ -36,21 +37,10 @@ STORED_KEYS = {
     "visibility_timeout",
     "receipt_handle",
     "receive_count",
-    "first_received_at",
-    "invisible_until",
 }
-RECEIVED_KEYS = {
-    "id",
-    "message_body",
-    "timestamp",
-    "status",
-    "visibility_timeout",
-    "receipt_handle",
-    "receive_count",
-    "Id",
-    "ReceiptHandle",
-    "first_received_at",
-}
+#: ... and what ``pyqueue serve`` adds for peeked and for received messages.
+STORED_KEYS = EXISTING_SERVER_KEYS | {"first_received_at", "invisible_until"}
+RECEIVED_KEYS = EXISTING_SERVER_KEYS | {"Id", "ReceiptHandle", "first_received_at"}
 ENVELOPE_KEYS = {"messages", "count", "total", "offset", "limit", "has_more"}
 Q = "/api/v1/queues/orders"
 
@@ -63,13 +53,13 @@ def server(tmp_path: Path, clock: FakeClock) -> Iterator[QueueServer]:
 
 
 @pytest.fixture
-def client(server: QueueServer) -> Iterator[Client]:
+def client(server: QueueServer) -> Iterator[PlainClient]:
     """An admin client on one keep-alive connection."""
-    with Client(server.url) as made:
+    with PlainClient(server.url) as made:
         yield made
 
 
-def add(client: Client, body: Any, item_id: Any = None, queue: str = "orders") -> str:
+def add(client: PlainClient, body: Any, item_id: Any = None, queue: str = "orders") -> str:
     """Add a message and return the id the server answered."""
     document: Dict[str, Any] = {"message_body": body}
     if item_id is not None:
@@ -82,7 +72,7 @@ def add(client: Client, body: Any, item_id: Any = None, queue: str = "orders") -
     return identifier
 
 
-def receive(client: Client, query: str = "", queue: str = "orders") -> List[Dict[str, Any]]:
+def receive(client: PlainClient, query: str = "", queue: str = "orders") -> List[Dict[str, Any]]:
     """Receive with the given query string; returns the messages."""
     reply = client.call("POST", f"/api/v1/queues/{queue}/messages/receive{query}")
     assert reply.status == 200, reply.json
@@ -95,7 +85,7 @@ def receive(client: Client, query: str = "", queue: str = "orders") -> List[Dict
 
 
 def test_health_and_root_need_no_key(server: QueueServer, clock: FakeClock) -> None:
-    with Client(server.url, key=None) as anonymous:
+    with PlainClient(server.url, key=None) as anonymous:
         assert anonymous.call("GET", "/health").json == {
             "status": "healthy",
             "service": "pyqueue-server",
@@ -111,7 +101,7 @@ def test_health_and_root_need_no_key(server: QueueServer, clock: FakeClock) -> N
 
 
 def test_health_reports_storage_failure(
-    server: QueueServer, client: Client, monkeypatch: pytest.MonkeyPatch
+    server: QueueServer, client: PlainClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
         "pyqueue_client._backends.sqlite.SqliteStore.health_check", lambda self: False
@@ -123,14 +113,16 @@ def test_health_reports_storage_failure(
         assert reply.headers["retry-after"] == "5"
 
 
-def test_server_header_names_no_python_version(client: Client) -> None:
+def test_server_header_names_no_python_version(client: PlainClient) -> None:
     assert client.call("GET", "/health").headers["server"] == "pyqueue"
 
 
 # -- adding and peeking --------------------------------------------------------------------------
 
 
-def test_each_answer_goes_out_in_one_write(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_answer_goes_out_in_one_write(
+    client: PlainClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Status line, headers and body together: one segment and one wake-up for the client."""
     writes: List[bytes] = []
     real_write = socketserver._SocketWriter.write  # type: ignore[attr-defined]
@@ -152,7 +144,7 @@ def test_each_answer_goes_out_in_one_write(client: Client, monkeypatch: pytest.M
         assert body == reply.raw
 
 
-def test_add_chooses_ids_like_the_library(client: Client) -> None:
+def test_add_chooses_ids_like_the_library(client: PlainClient) -> None:
     assert add(client, {"n": 1}, "given") == "given"
     assert add(client, {"id": "in-body", "n": 2}) == "in-body"
     assert add(client, {"id": 7}) == "7"
@@ -162,7 +154,7 @@ def test_add_chooses_ids_like_the_library(client: Client) -> None:
     assert add(client, {"n": 4}, "") != ""
 
 
-def test_add_is_idempotent_by_id(client: Client) -> None:
+def test_add_is_idempotent_by_id(client: PlainClient) -> None:
     assert add(client, {"v": 1}, "same") == "same"
     assert add(client, {"v": 2}, "same") == "same"
     reply = client.call("GET", f"{Q}/message/same")
@@ -170,7 +162,7 @@ def test_add_is_idempotent_by_id(client: Client) -> None:
     assert client.call("GET", f"{Q}/info").json["message_count"] == 1
 
 
-def test_add_string_body_is_stored_as_content(client: Client) -> None:
+def test_add_string_body_is_stored_as_content(client: PlainClient) -> None:
     item = add(client, "hello world")
     assert client.call("GET", f"{Q}/message/{item}").json["message_body"] == {
         "content": "hello world"
@@ -178,7 +170,7 @@ def test_add_string_body_is_stored_as_content(client: Client) -> None:
 
 
 def test_add_ignores_unknown_fields_and_the_clients_timestamp(
-    client: Client, clock: FakeClock
+    client: PlainClient, clock: FakeClock
 ) -> None:
     document = {
         "id": "x",
@@ -191,19 +183,19 @@ def test_add_ignores_unknown_fields_and_the_clients_timestamp(
     assert stored["timestamp"] == clock.now.isoformat(timespec="microseconds")
 
 
-def test_unicode_survives_the_round_trip(client: Client) -> None:
+def test_unicode_survives_the_round_trip(client: PlainClient) -> None:
     body = {"text": "café ☃ \U0001f4e6", "nested": {"list": [1, 2.5, None, True]}}
     item = add(client, body)
     assert client.call("GET", f"{Q}/message/{item}").json["message_body"] == body
 
 
-def test_ids_are_single_percent_encoded_segments(client: Client) -> None:
+def test_ids_are_single_percent_encoded_segments(client: PlainClient) -> None:
     assert add(client, {"n": 1}, "a/b c") == "a/b c"
     assert client.call("GET", f"{Q}/message/a%2Fb%20c").status == 200
     assert client.call("GET", f"{Q}/message/a/b%20c").status == 404
 
 
-def test_peek_shape_and_paging(client: Client, clock: FakeClock) -> None:
+def test_peek_shape_and_paging(client: PlainClient, clock: FakeClock) -> None:
     ids = [add(client, {"i": i}, f"m{i}") for i in range(12)]
     page = client.call("GET", f"{Q}/messages").json
     assert set(page) == ENVELOPE_KEYS
@@ -234,7 +226,7 @@ def test_peek_shape_and_paging(client: Client, clock: FakeClock) -> None:
     assert (past["messages"], past["total"], past["has_more"]) == ([], 12, False)
 
 
-def test_peek_takes_max_messages_as_the_original_client_sends_it(client: Client) -> None:
+def test_peek_takes_max_messages_as_the_original_client_sends_it(client: PlainClient) -> None:
     for i in range(5):
         add(client, {"i": i})
     assert client.call("GET", f"{Q}/messages?max_messages=2").json["count"] == 2
@@ -242,7 +234,7 @@ def test_peek_takes_max_messages_as_the_original_client_sends_it(client: Client)
     assert client.call("GET", f"{Q}/messages?max_messages=2&limit=3").json["count"] == 3
 
 
-def test_peek_of_a_queue_never_used(client: Client) -> None:
+def test_peek_of_a_queue_never_used(client: PlainClient) -> None:
     page = client.call("GET", "/api/v1/queues/never_used/messages").json
     assert page == {
         "messages": [],
@@ -254,7 +246,7 @@ def test_peek_of_a_queue_never_used(client: Client) -> None:
     }
 
 
-def test_get_message(client: Client) -> None:
+def test_get_message(client: PlainClient) -> None:
     add(client, {"a": 1}, "one")
     assert client.call("GET", f"{Q}/message/one").json["message_body"] == {"a": 1}
     missing = client.call("GET", f"{Q}/message/nope")
@@ -262,7 +254,7 @@ def test_get_message(client: Client) -> None:
     assert client.call("GET", "/api/v1/queues/other/message/one").status == 404
 
 
-def test_check_existence_keeps_the_given_order(client: Client) -> None:
+def test_check_existence_keeps_the_given_order(client: PlainClient) -> None:
     add(client, {}, "a")
     add(client, {}, "b")
     reply = client.call(
@@ -276,7 +268,7 @@ def test_check_existence_keeps_the_given_order(client: Client) -> None:
 # -- receiving -----------------------------------------------------------------------------------
 
 
-def test_receive_shape_visibility_and_redelivery(client: Client, clock: FakeClock) -> None:
+def test_receive_shape_visibility_and_redelivery(client: PlainClient, clock: FakeClock) -> None:
     add(client, {"n": 1}, "m1")
     add(client, {"n": 2}, "m2")
     start = clock.now
@@ -314,7 +306,7 @@ def test_receive_shape_visibility_and_redelivery(client: Client, clock: FakeCloc
     assert client.call("GET", f"{Q}/info").json["message_count"] == 1
 
 
-def test_receive_defaults_and_envelope(client: Client) -> None:
+def test_receive_defaults_and_envelope(client: PlainClient) -> None:
     for i in range(12):
         add(client, {"i": i})
     reply = client.call("POST", f"{Q}/messages/receive").json
@@ -322,7 +314,7 @@ def test_receive_defaults_and_envelope(client: Client) -> None:
     assert reply["has_more"] is False
 
 
-def test_receive_only_new(client: Client, clock: FakeClock) -> None:
+def test_receive_only_new(client: PlainClient, clock: FakeClock) -> None:
     add(client, {}, "old")
     receive(client, "?visibility_timeout=1")
     add(client, {}, "new")
@@ -330,7 +322,7 @@ def test_receive_only_new(client: Client, clock: FakeClock) -> None:
     assert [m["id"] for m in receive(client, "?only_new=true")] == ["new"]
 
 
-def test_receive_with_delete_after_receive(client: Client) -> None:
+def test_receive_with_delete_after_receive(client: PlainClient) -> None:
     for i in range(3):
         add(client, {"i": i}, f"d{i}")
     got = receive(client, "?max_messages=2&delete_after_receive=true")
@@ -341,7 +333,7 @@ def test_receive_with_delete_after_receive(client: Client) -> None:
     assert (info["message_count"], info["visible_messages"]) == (1, 1)
 
 
-def test_receive_with_zero_and_fractional_timeouts(client: Client, clock: FakeClock) -> None:
+def test_receive_with_zero_and_fractional_timeouts(client: PlainClient, clock: FakeClock) -> None:
     add(client, {}, "z")
     assert len(receive(client, "?visibility_timeout=0")) == 1
     assert len(receive(client, "?visibility_timeout=0.5&consumer_id=worker-1")) == 1
@@ -350,7 +342,7 @@ def test_receive_with_zero_and_fractional_timeouts(client: Client, clock: FakeCl
     assert [m["receive_count"] for m in receive(client)] == [3]
 
 
-def test_receive_ignores_a_body(client: Client) -> None:
+def test_receive_ignores_a_body(client: PlainClient) -> None:
     add(client, {})
     add(client, {})
     reply = client.call("POST", f"{Q}/messages/receive?max_messages=1", {"max_messages": 5})
@@ -360,7 +352,9 @@ def test_receive_ignores_a_body(client: Client) -> None:
 # -- changing ------------------------------------------------------------------------------------
 
 
-def test_update_keeps_tracking_and_refreshes_timestamp(client: Client, clock: FakeClock) -> None:
+def test_update_keeps_tracking_and_refreshes_timestamp(
+    client: PlainClient, clock: FakeClock
+) -> None:
     add(client, {"v": 1}, "u")
     receive(client, "?visibility_timeout=60")
     clock.advance(5)
@@ -378,20 +372,20 @@ def test_update_keeps_tracking_and_refreshes_timestamp(client: Client, clock: Fa
     assert (missing.status, missing.json) == (404, {"detail": "Message not found"})
 
 
-def test_remove_by_id(client: Client) -> None:
+def test_remove_by_id(client: PlainClient) -> None:
     add(client, {}, "r")
     reply = client.call("DELETE", f"{Q}/messages/by-id/r")
     assert reply.json == {"status": "success", "message": "Message deleted"}
     assert client.call("DELETE", f"{Q}/messages/by-id/r").status == 404
 
 
-def test_delete_path_names_are_receipt_handles(client: Client) -> None:
+def test_delete_path_names_are_receipt_handles(client: PlainClient) -> None:
     # As on the existing server: ``messages/by-id`` alone is an (unknown) receipt handle.
     assert client.call("DELETE", f"{Q}/messages/by-id").status == 404
     assert client.call("DELETE", f"{Q}/messages/receive").status == 404
 
 
-def test_clear(client: Client) -> None:
+def test_clear(client: PlainClient) -> None:
     add(client, {})
     add(client, {}, queue="kept")
     reply = client.call("DELETE", f"{Q}/messages")
@@ -405,7 +399,7 @@ def test_clear(client: Client) -> None:
 
 
 def test_info_has_both_servers_keys_and_no_path(
-    server: QueueServer, client: Client, clock: FakeClock
+    server: QueueServer, client: PlainClient, clock: FakeClock
 ) -> None:
     for i in range(3):
         add(client, {"i": i})
@@ -430,7 +424,7 @@ def test_info_has_both_servers_keys_and_no_path(
     assert server.database.endswith("queues.db")
 
 
-def test_queue_health(client: Client, clock: FakeClock) -> None:
+def test_queue_health(client: PlainClient, clock: FakeClock) -> None:
     assert client.call("GET", f"{Q}/health").json == {
         "status": "healthy",
         "queue_name": "orders",
@@ -438,14 +432,14 @@ def test_queue_health(client: Client, clock: FakeClock) -> None:
     }
 
 
-def test_queue_health_failure(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_health_failure(client: PlainClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         "pyqueue_client._backends.sqlite.SqliteQueue.health_check", lambda self: False
     )
     assert client.call("GET", f"{Q}/health").status == 503
 
 
-def test_list_queues_per_key(server: QueueServer, client: Client) -> None:
+def test_list_queues_per_key(server: QueueServer, client: PlainClient) -> None:
     add(client, {}, queue="orders")
     add(client, {}, queue="payments")
     receive(client, queue="payments")
@@ -459,13 +453,13 @@ def test_list_queues_per_key(server: QueueServer, client: Client) -> None:
         "in_flight_messages": 1,
         "permissions": ["read", "write", "delete", "manage"],
     }
-    with Client(server.url, READER_KEY) as reader:
+    with PlainClient(server.url, READER_KEY) as reader:
         listed = reader.call("GET", "/api/v1/queues").json
     assert [(q["queue_name"], q["permissions"]) for q in listed["queues"]] == [("orders", ["read"])]
 
 
 def test_list_queues_shows_named_queues_even_when_empty(server: QueueServer) -> None:
-    with Client(server.url, WRITER_KEY) as writer:
+    with PlainClient(server.url, WRITER_KEY) as writer:
         listed = writer.call("GET", "/api/v1/queues").json
     assert listed["queues"] == [
         {
@@ -481,13 +475,13 @@ def test_list_queues_shows_named_queues_even_when_empty(server: QueueServer) -> 
 def test_list_queues_skips_queues_without_permissions(tmp_path: Path) -> None:
     key = "k" * 20
     keys = {key: {"description": "nothing", "queues": {"orders": []}}}
-    with running(config(tmp_path, keys)) as started, Client(started.url, key) as client:
+    with running(config(tmp_path, keys)) as started, PlainClient(started.url, key) as client:
         assert client.call("GET", "/api/v1/queues").json["queues"] == []
         assert client.call("GET", "/api/v1/auth/permissions/orders").json["has_access"] is False
 
 
 def test_auth_me(server: QueueServer) -> None:
-    with Client(server.url, READER_KEY) as reader:
+    with PlainClient(server.url, READER_KEY) as reader:
         me = reader.call("GET", "/api/v1/auth/me").json
     assert me == {
         "description": "Orders reader",
@@ -505,13 +499,13 @@ def test_auth_me(server: QueueServer) -> None:
     }
 
 
-def test_auth_permissions(server: QueueServer, client: Client) -> None:
+def test_auth_permissions(server: QueueServer, client: PlainClient) -> None:
     flags = ("can_read", "can_write", "can_delete", "can_manage")
     admin = client.call("GET", "/api/v1/auth/permissions/orders").json
     assert admin["queue_name"] == "orders"
     assert admin["has_access"] is True
     assert all(admin[flag] for flag in flags)
-    with Client(server.url, WRITER_KEY) as writer:
+    with PlainClient(server.url, WRITER_KEY) as writer:
         own = writer.call("GET", "/api/v1/auth/permissions/orders").json
         other = writer.call("GET", "/api/v1/auth/permissions/payments").json
     assert [own[flag] for flag in flags] == [False, True, False, False]
@@ -525,7 +519,7 @@ def test_auth_permissions(server: QueueServer, client: Client) -> None:
 # -- the connection ------------------------------------------------------------------------------
 
 
-def test_keep_alive_serves_many_requests_on_one_connection(client: Client) -> None:
+def test_keep_alive_serves_many_requests_on_one_connection(client: PlainClient) -> None:
     client.call("GET", "/health")
     first = client.connection.sock
     assert first is not None
@@ -537,7 +531,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(client: Client) -> No
     assert client.call("GET", f"{Q}/info").json["message_count"] == 20
 
 
-def test_every_answer_has_content_length_and_json(client: Client) -> None:
+def test_every_answer_has_content_length_and_json(client: PlainClient) -> None:
     replies = [
         client.call("GET", "/health"),
         client.call("POST", f"{Q}/messages", {"message_body": {}}),
@@ -560,10 +554,10 @@ def test_a_generated_admin_key_when_there_is_no_key_file(tmp_path: Path) -> None
         assert key is not None
         assert key.startswith("pq-")
         assert len(key) > 40
-        with Client(started.url, key) as admin:
+        with PlainClient(started.url, key) as admin:
             assert add(admin, {"x": 1}) != ""
             assert admin.call("GET", "/api/v1/auth/me").json["accessible_queues"] == ["*"]
-        with Client(started.url, "pq-admin-key-0001") as other:
+        with PlainClient(started.url, "pq-admin-key-0001") as other:
             assert other.call("GET", "/api/v1/queues").status == 401
 
 
@@ -575,7 +569,7 @@ def test_no_generated_key_with_a_key_file(server: QueueServer) -> None:
 def test_no_auth_on_loopback(tmp_path: Path) -> None:
     with running(config(tmp_path, api_keys_file=None, no_auth=True)) as started:
         assert started.generated_key is None
-        with Client(started.url, key=None) as anyone:
+        with PlainClient(started.url, key=None) as anyone:
             assert add(anyone, {"open": True}) != ""
             me = anyone.call("GET", "/api/v1/auth/me").json
             assert me["description"].startswith("no authentication")
@@ -584,9 +578,9 @@ def test_no_auth_on_loopback(tmp_path: Path) -> None:
 
 def test_messages_survive_a_restart(tmp_path: Path) -> None:
     settings = config(tmp_path)
-    with running(settings) as first, Client(first.url) as client:
+    with running(settings) as first, PlainClient(first.url) as client:
         add(client, {"kept": True}, "k")
-    with running(settings) as second, Client(second.url) as client:
+    with running(settings) as second, PlainClient(second.url) as client:
         assert client.call("GET", f"{Q}/message/k").json["message_body"] == {"kept": True}
 
 
@@ -605,12 +599,12 @@ def test_eight_clients_exactly_once(tmp_path: Path) -> None:
     with running(config(tmp_path, storage_workers=4)) as started:
 
         def produce(number: int) -> None:
-            with Client(started.url) as client:
+            with PlainClient(started.url) as client:
                 for i in range(per_producer):
                     add(client, {"p": number, "i": i}, f"p{number}-{i}")
 
         def consume() -> None:
-            with Client(started.url) as client:
+            with PlainClient(started.url) as client:
                 while True:
                     got = receive(client, "?max_messages=7&visibility_timeout=600")
                     for message in got:
@@ -642,12 +636,12 @@ def test_eight_clients_exactly_once(tmp_path: Path) -> None:
             thread.join(60)
         assert not any(thread.is_alive() for thread in adding + taking)
         assert errors == []
-        with Client(started.url) as client:
+        with PlainClient(started.url) as client:
             assert client.call("GET", f"{Q}/info").json["message_count"] == 0
     counts = Counter(delivered)
     assert len(counts) == total
     assert set(counts.values()) == {1}
 
 
-def _empty(client: Client) -> bool:
+def _empty(client: PlainClient) -> bool:
     return bool(client.call("GET", f"{Q}/info").json["message_count"] == 0)

@@ -16,12 +16,12 @@ from typing import Any, Iterator, Set, Tuple, cast
 import pytest
 
 from pyqueue_client.server import ServerConfig
-from pyqueue_client.server import _http as http_layer
-from pyqueue_client.server._http import Connections, HttpServer
+from pyqueue_client.server import _http_server as http_layer
+from pyqueue_client.server._http_server import Connections, HttpServer
 
 from ._server_support import (
     ADMIN_KEY,
-    Client,
+    PlainClient,
     config,
     connect,
     port_of,
@@ -154,14 +154,14 @@ def test_a_failed_tls_wrap_closes_the_connection(
             assert sock.recv(10) == b""
         monkeypatch.undo()
         context = ssl.create_default_context(cafile=str(tls_files.ca))
-        with Client(server.url, context=context) as client:
+        with PlainClient(server.url, context=context) as client:
             assert client.call("GET", "/health").status == 200
 
 
 def test_tls_connections_over_the_cap_are_closed(tmp_path: Path, tls_files: TlsFiles) -> None:
     settings = _tls_config(tmp_path, tls_files, max_connections=1)
     context = ssl.create_default_context(cafile=str(tls_files.ca))
-    with running(settings) as server, Client(server.url, context=context) as first:
+    with running(settings) as server, PlainClient(server.url, context=context) as first:
         assert first.call("GET", "/health").status == 200
         with socket.create_connection(("127.0.0.1", port_of(server.url)), timeout=10) as sock:
             assert sock.recv(10) == b""  # no answer: it would need a handshake first
@@ -211,7 +211,7 @@ def test_a_stop_right_after_an_answer_closes_the_connection(
         handler.server.connections.stop()  # after the answer went out as keep-alive
 
     monkeypatch.setattr(http_layer._Handler, "_log_access", then_stop)
-    with running(config(tmp_path)) as server, Client(server.url) as client:
+    with running(config(tmp_path)) as server, PlainClient(server.url) as client:
         reply = client.call("GET", "/health")
         assert reply.status == 200
         assert "connection" not in reply.headers

@@ -15,8 +15,8 @@ from pyqueue_client.server import QueueServer
 
 from ._server_support import (
     ADMIN_KEY,
-    Client,
-    Reply,
+    PlainClient,
+    PlainReply,
     body_of,
     config,
     raw_exchange,
@@ -35,13 +35,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueueServer]:
 
 
 @pytest.fixture
-def client(server: QueueServer) -> Iterator[Client]:
+def client(server: QueueServer) -> Iterator[PlainClient]:
     """An admin client."""
-    with Client(server.url) as made:
+    with PlainClient(server.url) as made:
         yield made
 
 
-def assert_error(reply: Reply, status: int, mentions: str = "") -> None:
+def assert_error(reply: PlainReply, status: int, mentions: str = "") -> None:
     """``reply`` is a JSON error with ``status`` whose detail contains ``mentions``."""
     assert reply.status == status, reply.raw
     assert isinstance(reply.json, dict)
@@ -78,7 +78,7 @@ BODY_ROUTES = [
         (b"", "request body is missing"),
     ],
 )
-def test_bad_bodies(client: Client, method: str, path: str, body: Any, mentions: str) -> None:
+def test_bad_bodies(client: PlainClient, method: str, path: str, body: Any, mentions: str) -> None:
     assert_error(client.call(method, path, body), 422, mentions)
 
 
@@ -88,13 +88,13 @@ def test_bad_bodies(client: Client, method: str, path: str, body: Any, mentions:
     [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"],
 )
 def test_wrong_content_types_get_415(
-    client: Client, method: str, path: str, content_type: Optional[str]
+    client: PlainClient, method: str, path: str, content_type: Optional[str]
 ) -> None:
     reply = client.call(method, path, {"message_body": {}}, content_type=content_type)
     assert_error(reply, 415)
 
 
-def test_json_media_type_parameters(client: Client) -> None:
+def test_json_media_type_parameters(client: PlainClient) -> None:
     for content_type in ("application/json; charset=utf-8", 'Application/JSON;charset="UTF-8"'):
         reply = client.call(
             "POST", f"{Q}/messages", {"message_body": {}}, content_type=content_type
@@ -119,11 +119,11 @@ def test_json_media_type_parameters(client: Client) -> None:
         ('{"message_body": {"big": 1e999}}', "message_body must be JSON-serializable"),
     ],
 )
-def test_bad_add_documents(client: Client, document: Any, mentions: str) -> None:
+def test_bad_add_documents(client: PlainClient, document: Any, mentions: str) -> None:
     assert_error(client.call("POST", f"{Q}/messages", document), 422, mentions)
 
 
-def test_bad_update_documents(client: Client) -> None:
+def test_bad_update_documents(client: PlainClient) -> None:
     client.call("POST", f"{Q}/messages", {"id": "u", "message_body": {}})
     assert_error(client.call("PUT", f"{Q}/messages/by-id/u", {"msg": 1}), 422, "message_body")
     assert_error(
@@ -135,17 +135,17 @@ def test_bad_update_documents(client: Client) -> None:
     "document",
     [{}, {"ids": ["a"]}, {"message_ids": "a"}, {"message_ids": [1, 2]}, {"message_ids": None}],
 )
-def test_bad_check_existence_documents(client: Client, document: Dict[str, Any]) -> None:
+def test_bad_check_existence_documents(client: PlainClient, document: Dict[str, Any]) -> None:
     reply = client.call("POST", f"{Q}/messages/check-existence", document)
     assert_error(reply, 422, "message_ids must be a list of strings")
 
 
-def test_check_existence_of_ids_that_are_not_unicode(client: Client) -> None:
+def test_check_existence_of_ids_that_are_not_unicode(client: PlainClient) -> None:
     reply = client.call("POST", f"{Q}/messages/check-existence", '{"message_ids": ["\\ud800"]}')
     assert_error(reply, 422, "message_ids must be valid Unicode text")
 
 
-def test_odd_but_valid_ids(client: Client) -> None:
+def test_odd_but_valid_ids(client: PlainClient) -> None:
     for item in ("a\u0000b", "x" * 100000, " ", "\n", "\U0001f600"):
         reply = client.call("POST", f"{Q}/messages", {"id": item, "message_body": {"v": item}})
         assert reply.json["id"] == item
@@ -154,7 +154,7 @@ def test_odd_but_valid_ids(client: Client) -> None:
     assert client.call("GET", f"{Q}/message/a%00b").json["message_body"] == {"v": "a\u0000b"}
 
 
-def test_bodies_keep_escaped_surrogates(client: Client) -> None:
+def test_bodies_keep_escaped_surrogates(client: PlainClient) -> None:
     reply = client.call("POST", f"{Q}/messages", '{"id": "s", "message_body": {"t": "\\ud83d"}}')
     assert reply.status == 200
     assert client.call("GET", f"{Q}/message/s").json["message_body"] == {"t": "\ud83d"}
@@ -163,7 +163,7 @@ def test_bodies_keep_escaped_surrogates(client: Client) -> None:
 @pytest.mark.skipif(
     not hasattr(sys, "get_int_max_str_digits"), reason="this Python parses integers of any length"
 )
-def test_integers_too_long_to_parse(client: Client) -> None:
+def test_integers_too_long_to_parse(client: PlainClient) -> None:
     reply = client.call("POST", f"{Q}/messages", '{"message_body": {"n": ' + "9" * 5000 + "}}")
     assert_error(reply, 422, "request body is not valid JSON")
 
@@ -189,7 +189,7 @@ def test_integers_too_long_to_parse(client: Client) -> None:
         ("&".join(f"p{n}=1" for n in range(40)), "query string has more than 32 parameters"),
     ],
 )
-def test_bad_peek_queries(client: Client, query: str, mentions: str) -> None:
+def test_bad_peek_queries(client: PlainClient, query: str, mentions: str) -> None:
     assert_error(client.call("GET", f"{Q}/messages?{query}"), 422, mentions)
 
 
@@ -211,11 +211,11 @@ def test_bad_peek_queries(client: Client, query: str, mentions: str) -> None:
         ("consumer_id=" + "c" * 257, "consumer_id must be 1 to 256 characters long"),
     ],
 )
-def test_bad_receive_queries(client: Client, query: str, mentions: str) -> None:
+def test_bad_receive_queries(client: PlainClient, query: str, mentions: str) -> None:
     assert_error(client.call("POST", f"{Q}/messages/receive?{query}"), 422, mentions)
 
 
-def test_good_query_spellings(client: Client) -> None:
+def test_good_query_spellings(client: PlainClient) -> None:
     for query in (
         "only_new=TRUE&delete_after_receive=no",
         "only_new=on&visibility_timeout=.5",
@@ -246,7 +246,7 @@ def test_good_query_spellings(client: Client) -> None:
         "/API/V1/HEALTH",
     ],
 )
-def test_unknown_routes_get_404(client: Client, path: str) -> None:
+def test_unknown_routes_get_404(client: PlainClient, path: str) -> None:
     assert_error(client.call("GET", path), 404, "Not Found")
 
 
@@ -264,14 +264,14 @@ def test_unknown_routes_get_404(client: Client, path: str) -> None:
     ],
 )
 def test_wrong_methods_get_405_with_allow(
-    client: Client, method: str, path: str, allow: str
+    client: PlainClient, method: str, path: str, allow: str
 ) -> None:
     reply = client.call(method, path)
     assert_error(reply, 405, "Method Not Allowed")
     assert reply.headers["allow"] == allow
 
 
-def test_head_gets_405_without_a_body(client: Client) -> None:
+def test_head_gets_405_without_a_body(client: PlainClient) -> None:
     reply = client.call("HEAD", "/health")
     assert reply.status == 405
     assert reply.raw == b""
@@ -280,13 +280,13 @@ def test_head_gets_405_without_a_body(client: Client) -> None:
     assert client.call("GET", "/health").status == 200
 
 
-def test_paths_that_are_not_utf8(client: Client, server: QueueServer) -> None:
+def test_paths_that_are_not_utf8(client: PlainClient, server: QueueServer) -> None:
     assert_error(client.call("GET", f"{Q}/message/%FF"), 400, "not valid UTF-8")
     raw = raw_exchange(server.url, b"GET /api/v1/queues/or\xffders/info HTTP/1.1\r\n\r\n")
     assert status_of(raw) == 400
 
 
-def test_non_ascii_ids_round_trip(client: Client) -> None:
+def test_non_ascii_ids_round_trip(client: PlainClient) -> None:
     reply = client.call("POST", f"{Q}/messages", {"id": "id-é-☃", "message_body": {}})
     assert reply.json["id"] == "id-é-☃"
     assert client.call("GET", f"{Q}/message/id-%C3%A9-%E2%98%83").status == 200

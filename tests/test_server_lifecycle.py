@@ -21,7 +21,7 @@ from pyqueue_client._backends.sqlite import SqliteQueue
 from pyqueue_client.server import QueueServer, ServerConfig, serve
 from pyqueue_client.server import _server as server_module
 
-from ._server_support import Client, Reply, config, port_of, running
+from ._server_support import PlainClient, PlainReply, config, port_of, running
 
 #: Upper bound for any wait in these tests.
 WAIT = 20.0
@@ -77,8 +77,8 @@ def test_stop_finishes_the_request_in_flight(
     server = QueueServer(settings)
     server.start()
     gate = Gate(monkeypatch)
-    idle = Client(server.url)
-    busy = Client(server.url)
+    idle = PlainClient(server.url)
+    busy = PlainClient(server.url)
     try:
         assert idle.call("GET", "/health").status == 200
         adding, added = _in_thread(
@@ -95,7 +95,7 @@ def test_stop_finishes_the_request_in_flight(
         gate.release.set()
         adding.join(WAIT)
         stopping.join(WAIT)
-        reply: Reply = added["value"]
+        reply: PlainReply = added["value"]
         assert (reply.status, reply.json["id"]) == (200, "inflight")
         assert reply.headers["connection"] == "close"
         assert stopped == {"value": True}
@@ -105,7 +105,7 @@ def test_stop_finishes_the_request_in_flight(
         busy.close()
         server.stop()
     monkeypatch.undo()
-    with running(settings) as again, Client(again.url) as client:
+    with running(settings) as again, PlainClient(again.url) as client:
         assert client.call("GET", f"{Q}/message/inflight").status == 200
 
 
@@ -116,7 +116,7 @@ def test_stop_gives_up_on_requests_that_take_too_long(
     server = QueueServer(config(tmp_path))
     server.start()
     gate = Gate(monkeypatch)
-    busy = Client(server.url)
+    busy = PlainClient(server.url)
     try:
         adding, added = _in_thread(lambda: busy.call("POST", f"{Q}/messages", {"message_body": {}}))
         assert gate.entered.wait(WAIT)
@@ -149,7 +149,7 @@ def test_a_connection_arriving_during_the_stop_is_refused(tmp_path: Path) -> Non
 
 
 def test_context_manager(tmp_path: Path) -> None:
-    with QueueServer(config(tmp_path)) as server, Client(server.url) as client:
+    with QueueServer(config(tmp_path)) as server, PlainClient(server.url) as client:
         assert client.call("GET", "/health").status == 200
     assert _refuses_connections(port_of(server.url))
 
@@ -168,7 +168,7 @@ def test_serve_runs_until_a_signal(
 
     def ready(server: QueueServer) -> None:
         assert server.generated_key is not None
-        with Client(server.url, server.generated_key) as client:
+        with PlainClient(server.url, server.generated_key) as client:
             seen["status"] = client.call("POST", f"{Q}/messages", {"message_body": {}}).status
         seen["key"] = server.generated_key
         signal.raise_signal(signal_number)

@@ -20,7 +20,7 @@ from typing import List, Set
 import pytest
 
 from ._server_support import (
-    Client,
+    PlainClient,
     ServerProcess,
     admin_of_new_server,
     port_of,
@@ -41,7 +41,7 @@ def test_serve_prints_its_url_and_a_key_once(tmp_path: Path) -> None:
     with server_process(["--data", str(tmp_path / "data"), "--no-fsync"], tmp_path) as child:
         key = child.read_key()
         assert child.url.startswith("http://127.0.0.1:")
-        with Client(child.url, key) as client:
+        with PlainClient(child.url, key) as client:
             reply = client.call("POST", f"{Q}/messages", {"message_body": {"hello": 1}})
             assert reply.status == 200
             assert client.call("GET", f"{Q}/info").json["message_count"] == 1
@@ -71,7 +71,7 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     with server_process(["--data", data, "--no-fsync"], tmp_path) as child:
         key = child.read_key()
-        idle = Client(child.url, key)
+        idle = PlainClient(child.url, key)
         assert idle.call("GET", "/health").status == 200
         body = json.dumps({"id": "inflight", "message_body": {"x": "y" * 1000}}).encode()
         head = (
@@ -110,7 +110,7 @@ def test_serve_with_tls(tmp_path: Path, tls_files: TlsFiles) -> None:
         key = child.read_key()
         assert child.url.startswith("https://127.0.0.1:")
         context = ssl.create_default_context(cafile=str(tls_files.ca))
-        with Client(child.url, key, context=context) as client:
+        with PlainClient(child.url, key, context=context) as client:
             assert client.call("GET", "/api/v1/auth/me").status == 200
 
 
@@ -130,7 +130,7 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
     key = child.read_key()
 
     def produce(number: int) -> None:
-        with Client(child.url, key) as client:
+        with PlainClient(child.url, key) as client:
             for i in range(100000):
                 item = f"p{number}-{i}"
                 try:
@@ -142,7 +142,7 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
                         added.add(item)
 
     def consume() -> None:
-        with Client(child.url, key) as client:
+        with PlainClient(child.url, key) as client:
             while True:
                 try:
                     got = client.call("POST", f"{Q}/messages/receive?visibility_timeout=1")

@@ -23,13 +23,13 @@ from pyqueue_client import ConfigurationError, LockTimeoutError, StorageError
 from pyqueue_client._backends.sqlite import SqliteQueue, SqliteStore
 from pyqueue_client.server import QueueServer, ServerConfig
 from pyqueue_client.server import _auth as auth
-from pyqueue_client.server._wire import HttpError
+from pyqueue_client.server._params import HttpError
 
 from ._server_support import (
     ADMIN_KEY,
     READER_KEY,
     WRITER_KEY,
-    Client,
+    PlainClient,
     body_of,
     config,
     port_of,
@@ -53,9 +53,9 @@ def server(tmp_path: Path) -> Iterator[QueueServer]:
 
 
 @pytest.fixture
-def client(server: QueueServer) -> Iterator[Client]:
+def client(server: QueueServer) -> Iterator[PlainClient]:
     """An admin client."""
-    with Client(server.url) as made:
+    with PlainClient(server.url) as made:
         yield made
 
 
@@ -80,7 +80,7 @@ def _request(path: str, *headers: bytes, method: bytes = b"GET", body: bytes = b
         (ADMIN_KEY[:-1], "invalid API key"),
     ],
 )
-def test_missing_or_wrong_keys_get_401(client: Client, key: Any, detail: str) -> None:
+def test_missing_or_wrong_keys_get_401(client: PlainClient, key: Any, detail: str) -> None:
     reply = client.call("GET", "/api/v1/queues", key=key)
     assert (reply.status, reply.json) == (401, {"detail": detail})
     assert reply.headers["www-authenticate"] == "ApiKey"
@@ -104,7 +104,7 @@ def test_keys_with_any_bytes_are_refused_without_a_crash(
     assert body_of(answer) == {"detail": "invalid API key"}
 
 
-def test_the_key_is_only_taken_from_one_header(server: QueueServer, client: Client) -> None:
+def test_the_key_is_only_taken_from_one_header(server: QueueServer, client: PlainClient) -> None:
     in_query = client.call("GET", f"/api/v1/queues?api_key={ADMIN_KEY}", key=None)
     assert in_query.status == 401
     twice = raw_exchange(
@@ -145,7 +145,9 @@ def test_every_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch)
 
 def test_permissions_are_per_queue_and_case_insensitive(server: QueueServer) -> None:
     body = {"message_body": {"x": 1}}
-    with Client(server.url, WRITER_KEY) as writer, Client(server.url, READER_KEY) as reader:
+    with PlainClient(server.url, WRITER_KEY) as writer, PlainClient(
+        server.url, READER_KEY
+    ) as reader:
         assert writer.call("POST", f"{Q}/messages", body).status == 200
         denied = reader.call("POST", f"{Q}/messages", body)
         assert (denied.status, denied.json) == (
@@ -167,7 +169,7 @@ def test_permissions_are_per_queue_and_case_insensitive(server: QueueServer) -> 
 
 def test_wildcard_permissions_add_to_named_ones(tmp_path: Path) -> None:
     keys = {"mixed-key-000": {"queues": {"*": ["read"], "orders": ["WRITE"]}}}
-    with running(config(tmp_path, keys)) as started, Client(started.url, "mixed-key-000") as c:
+    with running(config(tmp_path, keys)) as started, PlainClient(started.url, "mixed-key-000") as c:
         assert c.call("POST", f"{Q}/messages", {"message_body": {}}).status == 200
         assert c.call("GET", "/api/v1/queues/anything/info").status == 200
         assert (
@@ -239,7 +241,7 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
     ],
 )
 def test_bad_queue_names_get_422_before_storage(
-    client: Client, monkeypatch: pytest.MonkeyPatch, name: str
+    client: PlainClient, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     def untouchable(*args: object) -> None:
         raise AssertionError("storage was touched")
@@ -257,7 +259,7 @@ def test_bad_queue_names_get_422_before_storage(
         assert reply.json["detail"].startswith("queue name must be")
 
 
-def test_good_queue_names(client: Client) -> None:
+def test_good_queue_names(client: PlainClient) -> None:
     for name in ("q" * 80, "a.b", ".hidden", "q.json", "A-Z_0-9", "..."):
         path = f"/api/v1/queues/{name}/messages"
         assert client.call("POST", path, {"message_body": {}}).status == 200, name
@@ -285,7 +287,7 @@ def test_an_oversized_body_is_refused_from_its_header_alone(server: QueueServer)
     }
 
 
-def test_an_oversized_body_sent_whole_still_gets_its_answer(client: Client) -> None:
+def test_an_oversized_body_sent_whole_still_gets_its_answer(client: PlainClient) -> None:
     blob = "x" * (300 * 1024)
     reply = client.call("POST", f"{Q}/messages", {"message_body": {"blob": blob}})
     assert reply.status == 413
@@ -297,7 +299,7 @@ def test_a_body_at_the_limit_is_accepted(tmp_path: Path) -> None:
     limit = 2048
     padded = document.replace('""', '"' + "y" * (limit - len(document)) + '"')
     assert len(padded) == limit
-    with running(config(tmp_path, max_body_bytes=limit)) as started, Client(started.url) as c:
+    with running(config(tmp_path, max_body_bytes=limit)) as started, PlainClient(started.url) as c:
         assert c.call("POST", f"{Q}/messages", padded).status == 200
         assert c.call("POST", f"{Q}/messages", padded + " ").status == 413
 
@@ -352,7 +354,7 @@ def test_a_silent_client_is_disconnected(tmp_path: Path) -> None:
         with socket.create_connection(("127.0.0.1", port_of(started.url)), timeout=10) as sock:
             sock.sendall(b"GET /hea")  # a request line that never ends
             assert sock.recv(1024) == b""
-        with Client(started.url) as client:
+        with PlainClient(started.url) as client:
             assert client.call("GET", "/health").status == 200
             time.sleep(0.6)  # longer than the timeout: the idle keep-alive connection is closed
             assert client.connection.sock is not None
@@ -374,7 +376,7 @@ def test_a_client_too_slow_with_its_body_gets_408(tmp_path: Path) -> None:
     assert status_of(answer) == 408
 
 
-def test_a_client_leaving_mid_body_is_forgotten(server: QueueServer, client: Client) -> None:
+def test_a_client_leaving_mid_body_is_forgotten(server: QueueServer, client: PlainClient) -> None:
     head = _request(f"{Q}/messages", b"Content-Length: 100", method=b"POST")
     with socket.create_connection(("127.0.0.1", port_of(server.url)), timeout=10) as sock:
         sock.sendall(head + b"{")
@@ -382,7 +384,7 @@ def test_a_client_leaving_mid_body_is_forgotten(server: QueueServer, client: Cli
 
 
 def test_connections_over_the_cap_get_503(tmp_path: Path) -> None:
-    with running(config(tmp_path, max_connections=1)) as started, Client(started.url) as first:
+    with running(config(tmp_path, max_connections=1)) as started, PlainClient(started.url) as first:
         assert first.call("GET", "/health").status == 200
         with socket.create_connection(("127.0.0.1", port_of(started.url)), timeout=10) as sock:
             answer = read_until_closed(sock)
@@ -396,7 +398,7 @@ def test_connections_over_the_cap_get_503(tmp_path: Path) -> None:
 PREFLIGHT = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
 
 
-def test_no_cors_unless_configured(client: Client) -> None:
+def test_no_cors_unless_configured(client: PlainClient) -> None:
     reply = client.call("GET", "/health", headers={"Origin": "http://evil.example"})
     assert not [name for name in reply.headers if name.startswith("access-control")]
     preflight = client.call("OPTIONS", f"{Q}/messages", headers=PREFLIGHT)
@@ -406,7 +408,7 @@ def test_no_cors_unless_configured(client: Client) -> None:
 
 def test_cors_for_configured_origins_only(tmp_path: Path) -> None:
     settings = config(tmp_path, cors_origins=("https://app.example.com",))
-    with running(settings) as started, Client(started.url) as client:
+    with running(settings) as started, PlainClient(started.url) as client:
         allowed = client.call("GET", "/health", headers={"Origin": "https://app.example.com"})
         assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
         assert allowed.headers["vary"] == "Origin"
@@ -423,7 +425,7 @@ def test_cors_for_configured_origins_only(tmp_path: Path) -> None:
 
 
 def test_cors_for_any_origin(tmp_path: Path) -> None:
-    with running(config(tmp_path, cors_origins=("*",))) as started, Client(started.url) as c:
+    with running(config(tmp_path, cors_origins=("*",))) as started, PlainClient(started.url) as c:
         reply = c.call("GET", "/health", headers={"Origin": "http://anywhere.example"})
         assert reply.headers["access-control-allow-origin"] == "*"
         assert c.call("OPTIONS", "/health", headers=PREFLIGHT).status == 204
@@ -435,7 +437,7 @@ def test_cors_for_any_origin(tmp_path: Path) -> None:
 
 def test_internal_errors_show_no_path_or_traceback(
     server: QueueServer,
-    client: Client,
+    client: PlainClient,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -455,7 +457,7 @@ def test_internal_errors_show_no_path_or_traceback(
     assert client.call("GET", "/health").status == 200
 
 
-def test_a_busy_storage_gets_503(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_busy_storage_gets_503(client: PlainClient, monkeypatch: pytest.MonkeyPatch) -> None:
     def busy(self: SqliteQueue, items: object) -> None:
         raise LockTimeoutError("/secret/path/queues.db", 10)
 
@@ -466,7 +468,7 @@ def test_a_busy_storage_gets_503(client: Client, monkeypatch: pytest.MonkeyPatch
 
 
 def test_logs_never_hold_keys_or_bodies(
-    server: QueueServer, client: Client, caplog: pytest.LogCaptureFixture
+    server: QueueServer, client: PlainClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     marker = "body-marker-7f3a"
     with caplog.at_level(logging.DEBUG, logger="pyqueue_client"):
@@ -486,7 +488,9 @@ def test_logs_never_hold_keys_or_bodies(
     assert any('"GET /api/v1/queues/orders/messages" 200' in line for line in access)
 
 
-def test_logs_never_hold_receipt_handles(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_never_hold_receipt_handles(
+    client: PlainClient, caplog: pytest.LogCaptureFixture
+) -> None:
     client.call("POST", f"{Q}/messages", {"message_body": {}})
     handle = client.call("POST", f"{Q}/messages/receive").json["messages"][0]["ReceiptHandle"]
     with caplog.at_level(logging.DEBUG, logger="pyqueue_client"):
@@ -517,17 +521,17 @@ def test_tls(tmp_path: Path, tls_files: TlsFiles) -> None:
     context = ssl.create_default_context(cafile=str(tls_files.ca))
     with running(settings) as started:
         assert started.url.startswith("https://127.0.0.1:")
-        with Client(started.url, context=context) as client:
+        with PlainClient(started.url, context=context) as client:
             assert client.call("POST", f"{Q}/messages", {"message_body": {"tls": 1}}).status == 200
             assert client.call("GET", f"{Q}/info").json["message_count"] == 1
         # Plain HTTP on the TLS port fails that connection only.
         plain_url = started.url.replace("https:", "http:")
-        with pytest.raises((http.client.HTTPException, OSError)), Client(plain_url) as plain:
+        with pytest.raises((http.client.HTTPException, OSError)), PlainClient(plain_url) as plain:
             plain.call("GET", "/health")
         untrusting = ssl.create_default_context()
-        with pytest.raises(ssl.SSLError), Client(started.url, context=untrusting) as other:
+        with pytest.raises(ssl.SSLError), PlainClient(started.url, context=untrusting) as other:
             other.call("GET", "/health")
-        with Client(started.url, context=context) as client:
+        with PlainClient(started.url, context=context) as client:
             assert client.call("GET", "/health").status == 200
 
 
@@ -563,13 +567,6 @@ def test_tls_needs_a_loadable_pair(tmp_path: Path, tls_files: TlsFiles) -> None:
 def test_bad_configs_are_refused(tmp_path: Path, changes: Any, problem: str) -> None:
     with pytest.raises(ConfigurationError, match=problem):
         QueueServer(config(tmp_path, **changes))
-
-
-def test_loopback_hosts() -> None:
-    from pyqueue_client.server._config import is_loopback
-
-    assert all(map(is_loopback, ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "LOCALHOST"]))
-    assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.2", "example.com", "10.0.0.1"]))
 
 
 def test_ipv6_loopback(tmp_path: Path) -> None:

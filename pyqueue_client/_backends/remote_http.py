@@ -1,8 +1,9 @@
 """The remote backend: a queue on a PyQueue server, over the REST protocol of PROTOCOL.md.
 
-Each method is one or more requests, built and read by ``_transport.wire`` and sent by
-``_transport.http`` (keep-alive, proxies from the environment, verified TLS, safe retries). It
-drives both the existing PyQueue server and ``pyqueue serve``.
+Each method is one or more requests, built and read by ``_transport.rest_calls`` (imported as
+``wire``) and sent by ``_transport.http_client`` (keep-alive, proxies from the environment, verified
+TLS, safe retries) with the API key added by ``_transport.auth``. It drives both the existing
+PyQueue server and ``pyqueue serve``.
 
 What the protocol cannot carry, and what this backend does instead:
 
@@ -28,7 +29,6 @@ What the protocol cannot carry, and what this backend does instead:
 from __future__ import annotations
 
 import functools
-import re
 import ssl
 import warnings
 from typing import (
@@ -46,10 +46,12 @@ from typing import (
 
 from .. import _validation as check
 from .._errors import ConfigurationError, UnsupportedOperationError
+from .._rest import PAGE_SIZE, QUEUE_NAME_RULE, is_queue_name
 from .._semantics import Delivery, NewMessage, QueueState, Record, for_each_handle
 from .._times import utc_now
-from .._transport import wire
-from .._transport.http import HttpTransport
+from .._transport import rest_calls as wire
+from .._transport.auth import ApiKeyAuth
+from .._transport.http_client import HttpTransport
 from .._types import (
     DeleteMessagesResult,
     MessageBody,
@@ -62,8 +64,6 @@ __all__ = ["RemoteQueue", "RemoteStore"]
 
 _T = TypeVar("_T")
 
-#: Queue names both servers accept as one path segment (PROTOCOL.md), except "." and "..".
-_QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}\Z")
 #: Ids per check-existence request, to stay far below a server's body size limit.
 _EXISTENCE_CHUNK = 500
 
@@ -83,7 +83,7 @@ class RemoteStore:
         timeout: float,
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
-        self._transport = HttpTransport(server_url, api_key, timeout, ssl_context)
+        self._transport = HttpTransport(server_url, ApiKeyAuth(api_key), timeout, ssl_context)
 
     def open_queue(self, name: str) -> RemoteQueue:
         """The queue called ``name`` on the server (nothing is sent yet)."""
@@ -121,7 +121,7 @@ class RemoteQueue:
         self._queue = queue_name
         self._transport = transport
 
-    def _send(self, call: wire.Call, allowed: Collection[int] = ()) -> wire.Reply:
+    def _send(self, call: wire.ApiCall, allowed: Collection[int] = ()) -> wire.Reply:
         """The reply to ``call``; statuses other than 2xx and ``allowed`` raise."""
         reply = self._transport.send(call)
         wire.raise_for_status(reply, allowed)
@@ -149,8 +149,8 @@ class RemoteQueue:
     ) -> List[_T]:
         found: List[_T] = []
         while max_messages is None or len(found) < max_messages:
-            wanted = wire.PAGE_SIZE if max_messages is None else max_messages - len(found)
-            limit = min(wire.PAGE_SIZE, wanted)
+            wanted = PAGE_SIZE if max_messages is None else max_messages - len(found)
+            limit = min(PAGE_SIZE, wanted)
             reply = self._send(wire.peek_call(self._queue, limit, offset + len(found)))
             page, has_more = wire.decode(reply, functools.partial(wire.page_of, read=read))
             found.extend(page)
@@ -283,9 +283,6 @@ def _unsupported(operation: str) -> NoReturn:
 
 
 def _checked_queue_name(name: str) -> str:
-    if not _QUEUE_NAME.match(name) or name in (".", ".."):
-        raise ConfigurationError(
-            "a remote queue_name is 1 to 80 letters, digits, '_', '.' or '-' "
-            f"(but not '.' or '..'), not {name!r}"
-        )
+    if not is_queue_name(name):
+        raise ConfigurationError(f"a remote queue_name is {QUEUE_NAME_RULE}, not {name!r}")
     return name

@@ -15,12 +15,12 @@ from typing import List, Optional
 
 from .._contract import Store
 from .._errors import LockTimeoutError, ValidationError
+from .._rest import API_KEY_HEADER, API_PREFIX
 from .._times import Clock
 from ._auth import PERMISSIONS, ApiKey, KeyRing
 from ._cors import Cors
-from ._handlers import Call
-from ._routes import PUBLIC, match
-from ._wire import (
+from ._handlers import Context
+from ._params import (
     HttpError,
     JsonObject,
     Request,
@@ -30,6 +30,7 @@ from ._wire import (
     path_value,
     queue_name,
 )
+from ._routes import PUBLIC, match
 
 __all__ = ["App", "loggable_path"]
 
@@ -41,7 +42,8 @@ _ANONYMOUS = ApiKey("anonymous", {})
 _LOGGED_PATH_LIMIT = 200
 #: ``.../messages/{receipt_handle}``: the one path that carries a secret.
 _RECEIPT_HANDLE_PATH = re.compile(
-    r"^(/api/v1/queues/[^/]*/messages/)(?!(?:receive|check-existence|by-id)$)[^/]+$"
+    f"^({re.escape(API_PREFIX)}/queues/[^/]*/messages/)"
+    r"(?!(?:receive|check-existence|by-id)$)[^/]+$"
 )
 
 
@@ -86,7 +88,7 @@ class App:
         route, params = match(request.method, _segments(path))
         key = _ANONYMOUS
         if route.access != PUBLIC:
-            key = self.keys.authenticate(_single(request.headers, "X-API-Key"))
+            key = self.keys.authenticate(_single(request.headers, API_KEY_HEADER))
         if "queue" in params:
             queue_name(params["queue"])
         if route.access in PERMISSIONS and not key.allows(params["queue"], route.access):
@@ -94,7 +96,7 @@ class App:
                 403,
                 f"Access denied: {route.access} permission required for queue '{params['queue']}'",
             )
-        call = Call(
+        context = Context(
             params,
             parse_query(raw_query),
             request.body,
@@ -103,7 +105,7 @@ class App:
             self.store,
             self.clock,
         )
-        return route.handler(call)
+        return route.handler(context)
 
 
 def _segments(path: str) -> List[str]:

@@ -19,7 +19,8 @@ import secrets
 from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .._errors import ConfigurationError
-from ._wire import HttpError, queue_name
+from .._rest import API_KEY_HEADER
+from ._params import HttpError, queue_name
 
 __all__ = ["PERMISSIONS", "WILDCARD", "ApiKey", "KeyRing"]
 
@@ -83,7 +84,7 @@ class KeyRing:
         if self.open_access:
             return _OPEN
         if presented is None:
-            raise _unauthorized("missing API key: send it in the X-API-Key header")
+            raise _unauthorized(f"missing API key: send it in the {API_KEY_HEADER} header")
         digest = _digest(_wire_bytes(presented))
         found: Optional[ApiKey] = None
         for known, entry in self._keys:

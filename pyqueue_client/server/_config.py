@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from .._errors import ConfigurationError
+from .._rest import is_loopback
 from .._times import Clock
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerConfig", "checked", "is_loopback"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerConfig", "checked"]
 
 #: Request bodies above this many bytes are refused with 413 (256 KiB, as in SQS).
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
@@ -55,16 +55,6 @@ class ServerConfig:
     durable: bool = True
     lock_timeout: float = 10.0
     clock: Optional[Clock] = field(default=None, compare=False)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback address literal (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def checked(config: ServerConfig) -> ServerConfig:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from email.message import Message
 from typing import Dict, Optional, Sequence
 
-from ._wire import Response
+from .._rest import API_KEY_HEADER
+from ._params import Response
 
 __all__ = ["Cors"]
 
 _METHODS = "GET, POST, PUT, DELETE"
-_HEADERS = "X-API-Key, Content-Type"
+_HEADERS = f"{API_KEY_HEADER}, Content-Type"
 _MAX_AGE = "600"
 
 

@@ -11,12 +11,12 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
 from .. import _validation as check
 from .._contract import Inspectable, QueueCore, Store
-from .._ids import new_message_id
+from .._rest import API_KEY_HEADER, ENDPOINTS, PAGE_SIZE, choose_message_id
 from .._semantics import NewMessage
 from .._times import Clock, format_time
 from . import _shapes as shapes
 from ._auth import PERMISSIONS, WILDCARD, ApiKey
-from ._wire import (
+from ._params import (
     HttpError,
     JsonObject,
     bool_param,
@@ -27,10 +27,8 @@ from ._wire import (
     text_param,
 )
 
-__all__ = ["MAX_OFFSET", "MAX_PAGE", "Call"]
+__all__ = ["MAX_OFFSET", "Context"]
 
-#: The most messages one page of ``GET /queues/{q}/messages`` holds.
-MAX_PAGE = 100
 #: The largest peek offset accepted (far beyond any real queue, within SQLite's integers).
 MAX_OFFSET = 10**12
 #: The longest ``consumer_id`` accepted (it is accepted for compatibility and not used).
@@ -39,7 +37,7 @@ MAX_CONSUMER_ID = 256
 _NOT_FOUND = "Message not found"
 
 
-class Call(NamedTuple):
+class Context(NamedTuple):
     """What a handler works with: decoded path values, query, raw body, the caller and storage."""
 
     params: Mapping[str, str]
@@ -74,29 +72,29 @@ class Call(NamedTuple):
 # -- service -------------------------------------------------------------------------------------
 
 
-def root(call: Call) -> JsonObject:
+def root(call: Context) -> JsonObject:
     """``GET /``: where to go next."""
     return {
         "message": "PyQueue server",
-        "health": "/api/v1/health",
-        "auth_header": "X-API-Key",
-        "user_info": "/api/v1/auth/me",
+        "health": ENDPOINTS["api_health"].template,
+        "auth_header": API_KEY_HEADER,
+        "user_info": ENDPOINTS["auth_me"].template,
     }
 
 
-def health(call: Call) -> JsonObject:
+def health(call: Context) -> JsonObject:
     """``GET /health``: the service and its storage are up (no key needed)."""
     _require_storage(call)
     return {"status": "healthy", "service": "pyqueue-server"}
 
 
-def api_health(call: Call) -> JsonObject:
+def api_health(call: Context) -> JsonObject:
     """``GET /api/v1/health``: as ``/health``, in the existing server's shape."""
     _require_storage(call)
     return {"status": "healthy", "queue_name": None, "timestamp": call.now()}
 
 
-def _require_storage(call: Call) -> None:
+def _require_storage(call: Context) -> None:
     if not call.store.health_check():
         raise HttpError(503, "the queue storage is not available", {"Retry-After": "5"})
 
@@ -104,7 +102,7 @@ def _require_storage(call: Call) -> None:
 # -- keys and queues -----------------------------------------------------------------------------
 
 
-def list_queues(call: Call) -> JsonObject:
+def list_queues(call: Context) -> JsonObject:
     """``GET /queues``: the queues this key may use, with their counts."""
     names = {name for name in call.key.queues if name != WILDCARD}
     if WILDCARD in call.key.queues:
@@ -118,7 +116,7 @@ def list_queues(call: Call) -> JsonObject:
     return {"queues": entries, "count": len(entries), "api_key_description": call.key.description}
 
 
-def auth_me(call: Call) -> JsonObject:
+def auth_me(call: Context) -> JsonObject:
     """``GET /auth/me``: this key's description and its permissions as configured."""
     return {
         "description": call.key.description,
@@ -131,7 +129,7 @@ def auth_me(call: Call) -> JsonObject:
     }
 
 
-def auth_permissions(call: Call) -> JsonObject:
+def auth_permissions(call: Context) -> JsonObject:
     """``GET /auth/permissions/{q}``: what this key may do on one queue."""
     permissions = call.key.permissions_on(call.queue)
     flags = _permission_flags(permissions)
@@ -149,27 +147,25 @@ def _permission_flags(permissions: List[str]) -> Dict[str, Any]:
 # -- messages ------------------------------------------------------------------------------------
 
 
-def add_message(call: Call) -> JsonObject:
+def add_message(call: Context) -> JsonObject:
     """``POST /queues/{q}/messages``: add one message; an id already present is a no-op."""
     document = json_body(call.body, call.content_type)
     body = _message_body(document)
-    chosen = (
-        _given_id(document)
-        or _storable(check.body_id(body), 'message_body["id"]')
-        or new_message_id()
-    )
+    chosen = choose_message_id(_given_id(document), body)
+    # The request's id was checked by _given_id; what is left to check is the body's.
+    _storable(chosen, 'message_body["id"]')
     item = NewMessage(chosen, check.body_json(body, "message_body"))
     call.open().add_messages([item])
     return {"id": chosen, "status": "success", "receipt_handle": None}
 
 
-def peek_messages(call: Call) -> JsonObject:
+def peek_messages(call: Context) -> JsonObject:
     """``GET /queues/{q}/messages``: a page of messages in queue order, visibility unchanged.
 
     ``limit`` (``max_messages``, as the original client sends, when ``limit`` is absent).
     """
     name = "limit" if "limit" in call.query or "max_messages" not in call.query else "max_messages"
-    limit = int_param(call.query, name, 10, 1, MAX_PAGE)
+    limit = int_param(call.query, name, 10, 1, PAGE_SIZE)
     offset = int_param(call.query, "offset", 0, 0, MAX_OFFSET)
     queue = call.inspect()
     messages = queue.get_messages(limit, offset)
@@ -178,7 +174,7 @@ def peek_messages(call: Call) -> JsonObject:
     return shapes.envelope([shapes.peeked(m, now) for m in messages], total, offset, limit)
 
 
-def get_message(call: Call) -> JsonObject:
+def get_message(call: Context) -> JsonObject:
     """``GET /queues/{q}/message/{id}``: one message, or 404."""
     item_id = call.params["id"]
     message = call.inspect().get_message(item_id)
@@ -187,7 +183,7 @@ def get_message(call: Call) -> JsonObject:
     return shapes.peeked(message, call.now())
 
 
-def receive_messages(call: Call) -> JsonObject:
+def receive_messages(call: Context) -> JsonObject:
     """``POST /queues/{q}/messages/receive``: receive SQS-style (query parameters only)."""
     max_messages = int_param(call.query, "max_messages", 10, 1, check.MAX_RECEIVE)
     timeout = number_param(call.query, "visibility_timeout", 30, 0, check.MAX_VISIBILITY_TIMEOUT)
@@ -199,7 +195,7 @@ def receive_messages(call: Call) -> JsonObject:
     return shapes.envelope(messages, len(messages), 0, max_messages)
 
 
-def check_existence(call: Call) -> JsonObject:
+def check_existence(call: Context) -> JsonObject:
     """``POST /queues/{q}/messages/check-existence``: which of the given ids exist."""
     document = json_body(call.body, call.content_type)
     ids = document.get("message_ids")
@@ -211,7 +207,7 @@ def check_existence(call: Call) -> JsonObject:
     return {"existing_ids": existing}
 
 
-def update_message(call: Call) -> JsonObject:
+def update_message(call: Context) -> JsonObject:
     """``PUT /queues/{q}/messages/by-id/{id}``: replace a body, keep the tracking; 404 if absent."""
     body = check.body(_message_body(json_body(call.body, call.content_type)), "message_body")
     item_id = call.params["id"]
@@ -220,7 +216,7 @@ def update_message(call: Call) -> JsonObject:
     return {"status": "success", "message": "Message updated"}
 
 
-def delete_message(call: Call) -> JsonObject:
+def delete_message(call: Context) -> JsonObject:
     """``DELETE /queues/{q}/messages/{receipt_handle}``: 404 if the handle is unknown or stale."""
     handle = call.params["handle"]
     result = call.open().delete_messages([handle])
@@ -229,7 +225,7 @@ def delete_message(call: Call) -> JsonObject:
     return {"status": "success", "message": "Message deleted"}
 
 
-def remove_message(call: Call) -> JsonObject:
+def remove_message(call: Context) -> JsonObject:
     """``DELETE /queues/{q}/messages/by-id/{id}``: delete by id; 404 if absent."""
     item_id = call.params["id"]
     if not call.inspect().remove_message(item_id):
@@ -237,19 +233,19 @@ def remove_message(call: Call) -> JsonObject:
     return {"status": "success", "message": "Message deleted"}
 
 
-def clear_queue(call: Call) -> JsonObject:
+def clear_queue(call: Context) -> JsonObject:
     """``DELETE /queues/{q}/messages``: remove every message of the queue."""
     call.open().clear_queue()
     return {"status": "success", "message": "Queue cleared"}
 
 
-def queue_info(call: Call) -> JsonObject:
+def queue_info(call: Context) -> JsonObject:
     """``GET /queues/{q}/info``: counts (zeros for a queue never used)."""
     info = call.open().get_queue_info()
     return shapes.queue_info(call.queue, info, call.now())
 
 
-def queue_health(call: Call) -> JsonObject:
+def queue_health(call: Context) -> JsonObject:
     """``GET /queues/{q}/health``: the queue can be read now."""
     if not call.open().health_check():
         raise HttpError(503, "the queue storage is not available", {"Retry-After": "5"})

@@ -1,16 +1,17 @@
-"""The routing table: method and path pattern -> handler and the access it needs.
+"""The routing table: the shared endpoints (``_rest.ENDPOINTS``) -> handler and the access needed.
 
-A pattern is a tuple of path segments; ``{name}`` segments capture one non-empty, percent-decoded
-segment (so an encoded ``/`` stays inside a value). The first route whose pattern and method both
-match wins; a path that matches only under other methods gets 405 with ``Allow``.
+A pattern is the endpoint's tuple of path segments; ``{name}`` segments capture one non-empty,
+percent-decoded segment (so an encoded ``/`` stays inside a value). The first route whose pattern
+and method both match wins; a path that matches only under other methods gets 405 with ``Allow``.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from .._rest import ENDPOINTS
 from . import _handlers as handlers
-from ._wire import HttpError, JsonObject
+from ._params import HttpError, JsonObject
 
 __all__ = ["ANY_KEY", "PUBLIC", "ROUTES", "Route", "match"]
 
@@ -19,7 +20,7 @@ PUBLIC = "public"
 #: Access of routes any valid API key may call (otherwise a route needs a queue permission).
 ANY_KEY = "any key"
 
-Handler = Callable[[handlers.Call], JsonObject]
+Handler = Callable[[handlers.Context], JsonObject]
 
 
 class Route(NamedTuple):
@@ -31,27 +32,30 @@ class Route(NamedTuple):
     access: str
 
 
-_API = ("api", "v1")
-_QUEUE = (*_API, "queues", "{queue}")
+#: Endpoint name -> its handler and access; routes are tried in the order of ``ENDPOINTS``.
+_SERVED: Dict[str, Tuple[Handler, str]] = {
+    "root": (handlers.root, PUBLIC),
+    "health": (handlers.health, PUBLIC),
+    "api_health": (handlers.api_health, PUBLIC),
+    "list_queues": (handlers.list_queues, ANY_KEY),
+    "auth_me": (handlers.auth_me, ANY_KEY),
+    "auth_permissions": (handlers.auth_permissions, ANY_KEY),
+    "add": (handlers.add_message, "write"),
+    "peek": (handlers.peek_messages, "read"),
+    "clear": (handlers.clear_queue, "manage"),
+    "receive": (handlers.receive_messages, "read"),
+    "check_existence": (handlers.check_existence, "read"),
+    "update": (handlers.update_message, "write"),
+    "remove": (handlers.remove_message, "delete"),
+    "delete": (handlers.delete_message, "delete"),
+    "get": (handlers.get_message, "read"),
+    "info": (handlers.queue_info, "read"),
+    "queue_health": (handlers.queue_health, "read"),
+}
 
-ROUTES: Tuple[Route, ...] = (
-    Route("GET", (), handlers.root, PUBLIC),
-    Route("GET", ("health",), handlers.health, PUBLIC),
-    Route("GET", (*_API, "health"), handlers.api_health, PUBLIC),
-    Route("GET", (*_API, "queues"), handlers.list_queues, ANY_KEY),
-    Route("GET", (*_API, "auth", "me"), handlers.auth_me, ANY_KEY),
-    Route("GET", (*_API, "auth", "permissions", "{queue}"), handlers.auth_permissions, ANY_KEY),
-    Route("POST", (*_QUEUE, "messages"), handlers.add_message, "write"),
-    Route("GET", (*_QUEUE, "messages"), handlers.peek_messages, "read"),
-    Route("DELETE", (*_QUEUE, "messages"), handlers.clear_queue, "manage"),
-    Route("POST", (*_QUEUE, "messages", "receive"), handlers.receive_messages, "read"),
-    Route("POST", (*_QUEUE, "messages", "check-existence"), handlers.check_existence, "read"),
-    Route("PUT", (*_QUEUE, "messages", "by-id", "{id}"), handlers.update_message, "write"),
-    Route("DELETE", (*_QUEUE, "messages", "by-id", "{id}"), handlers.remove_message, "delete"),
-    Route("DELETE", (*_QUEUE, "messages", "{handle}"), handlers.delete_message, "delete"),
-    Route("GET", (*_QUEUE, "message", "{id}"), handlers.get_message, "read"),
-    Route("GET", (*_QUEUE, "info"), handlers.queue_info, "read"),
-    Route("GET", (*_QUEUE, "health"), handlers.queue_health, "read"),
+ROUTES: Tuple[Route, ...] = tuple(
+    Route(endpoint.method, endpoint.segments, *_SERVED[name])
+    for name, endpoint in ENDPOINTS.items()
 )
 
 

@@ -17,7 +17,7 @@ from ._app import App
 from ._auth import KeyRing
 from ._config import ServerConfig, checked
 from ._cors import Cors
-from ._http import HttpServer
+from ._http_server import HttpServer
 from ._store import open_store
 
 __all__ = ["QueueServer", "serve"]

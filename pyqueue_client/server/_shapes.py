@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import List, Optional, Sequence
 
 from .._types import QueueInfo, ReceivedMessage, StoredMessage
-from ._wire import JsonObject
+from ._params import JsonObject
 
 __all__ = ["envelope", "peeked", "queue_info", "queue_summary", "received"]
 

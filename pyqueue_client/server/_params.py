@@ -1,4 +1,4 @@
-"""What crosses the wire, sans-IO: HTTP errors, request bodies, query strings and path values.
+"""A request's parameters, sans-IO: path values, query strings and JSON bodies, and HTTP errors.
 
 Each parser returns a checked value or raises :class:`HttpError` with the status and a ``detail``
 that names the field, so a handler reads like its endpoint's contract.
@@ -11,6 +11,8 @@ import re
 from email.message import Message
 from typing import Any, Dict, Mapping, NamedTuple, NoReturn, Optional
 from urllib.parse import unquote_to_bytes
+
+from .._rest import QUEUE_NAME_RULE, is_queue_name
 
 __all__ = [
     "HttpError",
@@ -36,7 +38,6 @@ JsonObject = Dict[str, Any]
 #: A query string with more parameters than this is refused (no endpoint takes more than six).
 MAX_QUERY_FIELDS = 32
 
-_QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
 _NUMBER = re.compile(r"-?([0-9]{1,15}(\.[0-9]{0,9})?|\.[0-9]{1,9})")
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -104,12 +105,9 @@ def path_value(segment: str) -> str:
 
 
 def queue_name(value: str) -> str:
-    """A queue name: 1-80 of ``A-Z a-z 0-9 _ . -``, and not ``.`` or ``..``."""
-    if not _QUEUE_NAME.fullmatch(value) or value in (".", ".."):
-        _invalid(
-            f"queue name must be 1 to 80 letters, digits, '_', '.' or '-' "
-            f"(and not '.' or '..'), not {echo(value)}"
-        )
+    """A queue name (``_rest.QUEUE_NAME_RULE``), or ``HttpError`` 422."""
+    if not is_queue_name(value):
+        _invalid(f"queue name must be {QUEUE_NAME_RULE}, not {echo(value)}")
     return value
 
 
@@ -139,11 +137,9 @@ def int_param(
     query: Mapping[str, str], name: str, default: int, low: int, high: Optional[int] = None
 ) -> int:
     """An integer query parameter within ``low..high`` (no upper bound when None)."""
-    text = query.get(name)
+    text = _numeral(query, name, _INTEGER, "an integer")
     if text is None:
         return default
-    if not _INTEGER.fullmatch(text):
-        _invalid(f"{name} must be an integer, not {echo(text)}")
     value = int(text)
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
@@ -155,15 +151,23 @@ def number_param(
     query: Mapping[str, str], name: str, default: float, low: float, high: float
 ) -> float:
     """A decimal query parameter within ``low..high`` (never NaN or infinite)."""
-    text = query.get(name)
+    text = _numeral(query, name, _NUMBER, "a number")
     if text is None:
         return default
-    if not _NUMBER.fullmatch(text):
-        _invalid(f"{name} must be a number, not {echo(text)}")
     value = float(text)
     if not low <= value <= high:
         _invalid(f"{name} must be between {low:g} and {high:g}, not {text}")
     return value
+
+
+def _numeral(
+    query: Mapping[str, str], name: str, pattern: re.Pattern[str], kind: str
+) -> Optional[str]:
+    """A parameter's text, None when absent; present, it must be ``kind`` spelled by ``pattern``."""
+    text = query.get(name)
+    if text is not None and not pattern.fullmatch(text):
+        _invalid(f"{name} must be {kind}, not {echo(text)}")
+    return text
 
 
 def bool_param(query: Mapping[str, str], name: str, default: bool = False) -> bool:

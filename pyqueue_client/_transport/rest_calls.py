@@ -1,8 +1,9 @@
-"""The PyQueue REST protocol without I/O: paths, headers, JSON, message shapes and errors.
+"""The client side of the PyQueue REST protocol, without I/O: requests, replies and errors.
 
 Every function here depends only on its arguments (the current time is passed in), so the protocol
-rules are tested without sockets. The remote backend describes each request as a :class:`Call`,
-a transport answers it with a :class:`Reply`, and the readers below turn the reply into our
+rules are tested without sockets. The remote backend describes each request as an
+:class:`ApiCall` (its method and path come from the shared table, ``_rest.ENDPOINTS``), a
+transport answers it with a :class:`Reply`, and the readers below turn the reply into our
 TypedDicts, or :func:`raise_for_status` turns it into an exception.
 
 Two servers speak this protocol: the existing PyQueue server and ``pyqueue serve``. They name some
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import datetime, timedelta
 from typing import (
     Any,
@@ -27,10 +27,8 @@ from typing import (
     Sequence,
     Tuple,
     TypeVar,
-    Union,
     cast,
 )
-from urllib.parse import quote, urlencode
 
 from .._errors import (
     AuthenticationError,
@@ -38,20 +36,19 @@ from .._errors import (
     RemoteError,
     RequestRejectedError,
 )
+from .._rest import ENDPOINTS, QueryValue
 from .._semantics import Counts, Delivery, Record, record_from
 from .._times import canonical_time, format_time, parse_time
 from .._types import MessageBody, QueueInfo, ReceivedMessage, StoredMessage
 
 __all__ = [
-    "API_KEY_HEADER",
-    "API_PREFIX",
     "COUNT_KEYS",
-    "PAGE_SIZE",
     "USER_AGENT",
     "WIRE_KEYS",
-    "Call",
+    "ApiCall",
     "Reply",
     "add_call",
+    "base_headers",
     "check_existence_call",
     "clear_call",
     "decode",
@@ -60,7 +57,6 @@ __all__ = [
     "error_for",
     "existing_ids",
     "get_call",
-    "headers",
     "info_call",
     "info_counts",
     "is_healthy",
@@ -82,12 +78,6 @@ __all__ = [
     "whole_seconds",
 ]
 
-#: Where the API lives below the server URL.
-API_PREFIX = "/api/v1"
-#: The header that carries the API key.
-API_KEY_HEADER = "X-API-Key"
-#: The most messages one peek page may hold on both servers.
-PAGE_SIZE = 100
 #: Sent as ``User-Agent``, so server logs can tell this client from others.
 USER_AGENT = "pyqueue-client (Python urllib)"
 #: How much of a server's error text an exception keeps.
@@ -95,7 +85,6 @@ _DETAIL_LIMIT = 500
 
 _T = TypeVar("_T")
 _JsonObject = Dict[str, Any]
-_QueryValue = Union[str, int, bool]
 
 #: Our key -> the wire keys that may carry it, first match wins (a key that is present wins even
 #: when its value is null). ``pyqueue serve``'s names come first, the existing server's after:
@@ -132,7 +121,7 @@ COUNT_KEYS: Tuple[str, ...] = (
 _MISSING = object()
 
 
-class Call(NamedTuple):
+class ApiCall(NamedTuple):
     """One request, before any I/O: what to send, and whether sending it twice is harmless."""
 
     method: str
@@ -144,7 +133,7 @@ class Call(NamedTuple):
 
 
 class Reply(NamedTuple):
-    """A server's answer to one :class:`Call`, read whole."""
+    """A server's answer to one :class:`ApiCall`, read whole."""
 
     method: str
     #: The request's full URL (it never holds the API key, which travels in a header).
@@ -156,40 +145,26 @@ class Reply(NamedTuple):
 # -- requests -------------------------------------------------------------------------------------
 
 
-#: Segments that percent-encoding leaves as they are (checked first: quote() is slower).
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
-
-
-def _path(*segments: str, query: Optional[Mapping[str, _QueryValue]] = None) -> str:
-    """``/seg/seg...`` with every segment percent-encoded, ``/`` included, plus the query."""
-    path = "".join(
-        "/" + (segment if _UNRESERVED.fullmatch(segment) else quote(segment, safe=""))
-        for segment in segments
-    )
-    if query:
-        path += "?" + urlencode({name: _query_text(value) for name, value in query.items()})
-    return path
-
-
-def _query_text(value: _QueryValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _queue_path(queue: str, *segments: str, **query: _QueryValue) -> str:
-    return API_PREFIX + _path("queues", queue, *segments, query=query)
+def _call(
+    endpoint: str,
+    body: Optional[bytes] = None,
+    *,
+    idempotent: bool = True,
+    query: Optional[Mapping[str, QueryValue]] = None,
+    **values: str,
+) -> ApiCall:
+    """The call to the endpoint named ``endpoint``, its path filled with ``values``."""
+    shared = ENDPOINTS[endpoint]
+    return ApiCall(shared.method, shared.path(query, **values), body, idempotent)
 
 
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
-def headers(api_key: Optional[str], has_body: bool) -> Dict[str, str]:
-    """The request headers: JSON in and out, and the API key when there is one."""
+def base_headers(has_body: bool) -> Dict[str, str]:
+    """The request headers every call carries: JSON in and out (credentials are added apart)."""
     result = {"Accept": "application/json", "User-Agent": USER_AGENT}
-    if api_key is not None:
-        result[API_KEY_HEADER] = api_key
     if has_body:
         result["Content-Type"] = "application/json"
     return result
@@ -200,29 +175,28 @@ def whole_seconds(seconds: float) -> int:
     return math.ceil(seconds)
 
 
-def add_call(queue: str, item_id: str, body_json: str) -> Call:
+def add_call(queue: str, item_id: str, body_json: str) -> ApiCall:
     """Add one message under the id we chose; retrying it adds nothing twice.
 
     ``body_json`` is the body as checked JSON text (ASCII), spliced in as it is.
     """
     payload = b'{"id":' + _json(item_id) + b',"message_body":' + body_json.encode("ascii") + b"}"
-    return Call("POST", _queue_path(queue, "messages"), payload, idempotent=True)
+    return _call("add", payload, queue=queue)
 
 
-def peek_call(queue: str, limit: int, offset: int) -> Call:
+def peek_call(queue: str, limit: int, offset: int) -> ApiCall:
     """One page of messages in queue order, from position ``offset``."""
-    return Call("GET", _queue_path(queue, "messages", limit=limit, offset=offset), idempotent=True)
+    return _call("peek", query={"limit": limit, "offset": offset}, queue=queue)
 
 
-def get_call(queue: str, item_id: str) -> Call:
+def get_call(queue: str, item_id: str) -> ApiCall:
     """One message by id (404 when absent)."""
-    return Call("GET", _queue_path(queue, "message", item_id), idempotent=True)
+    return _call("get", queue=queue, id=item_id)
 
 
-def check_existence_call(queue: str, item_ids: Sequence[str]) -> Call:
+def check_existence_call(queue: str, item_ids: Sequence[str]) -> ApiCall:
     """Which of these ids exist. A POST, but a read: repeating it is harmless."""
-    body = _json({"message_ids": list(item_ids)})
-    return Call("POST", _queue_path(queue, "messages", "check-existence"), body, idempotent=True)
+    return _call("check_existence", _json({"message_ids": list(item_ids)}), queue=queue)
 
 
 def receive_call(
@@ -231,59 +205,55 @@ def receive_call(
     visibility_seconds: int,
     delete_after_receive: bool,
     only_new: bool,
-) -> Call:
+) -> ApiCall:
     """Receive messages. Never repeated: a second receive would hide more messages."""
-    path = _queue_path(
-        queue,
-        "messages",
-        "receive",
-        max_messages=max_messages,
-        visibility_timeout=visibility_seconds,
-        delete_after_receive=delete_after_receive,
-        only_new=only_new,
-    )
-    return Call("POST", path)
+    query: Dict[str, QueryValue] = {
+        "max_messages": max_messages,
+        "visibility_timeout": visibility_seconds,
+        "delete_after_receive": delete_after_receive,
+        "only_new": only_new,
+    }
+    return _call("receive", idempotent=False, query=query, queue=queue)
 
 
-def delete_call(queue: str, receipt_handle: str) -> Call:
+def delete_call(queue: str, receipt_handle: str) -> ApiCall:
     """Delete the message this receipt handle came with (404 when stale or unknown)."""
-    return Call("DELETE", _queue_path(queue, "messages", receipt_handle), idempotent=True)
+    return _call("delete", queue=queue, handle=receipt_handle)
 
 
-def remove_call(queue: str, item_id: str) -> Call:
+def remove_call(queue: str, item_id: str) -> ApiCall:
     """Delete a message by id (404 when absent)."""
-    return Call("DELETE", _queue_path(queue, "messages", "by-id", item_id), idempotent=True)
+    return _call("remove", queue=queue, id=item_id)
 
 
-def update_call(queue: str, item_id: str, body: MessageBody) -> Call:
+def update_call(queue: str, item_id: str, body: MessageBody) -> ApiCall:
     """Replace a message's body (404 when absent)."""
-    path = _queue_path(queue, "messages", "by-id", item_id)
-    return Call("PUT", path, _json({"message_body": body}), idempotent=True)
+    return _call("update", _json({"message_body": body}), queue=queue, id=item_id)
 
 
-def clear_call(queue: str) -> Call:
+def clear_call(queue: str) -> ApiCall:
     """Remove every message of the queue."""
-    return Call("DELETE", _queue_path(queue, "messages"), idempotent=True)
+    return _call("clear", queue=queue)
 
 
-def info_call(queue: str) -> Call:
+def info_call(queue: str) -> ApiCall:
     """The queue's statistics."""
-    return Call("GET", _queue_path(queue, "info"), idempotent=True)
+    return _call("info", queue=queue)
 
 
-def queue_health_call(queue: str) -> Call:
+def queue_health_call(queue: str) -> ApiCall:
     """Whether the queue can be read (needs read permission)."""
-    return Call("GET", _queue_path(queue, "health"), idempotent=True)
+    return _call("queue_health", queue=queue)
 
 
-def list_queues_call() -> Call:
+def list_queues_call() -> ApiCall:
     """The queues the key may use."""
-    return Call("GET", API_PREFIX + _path("queues"), idempotent=True)
+    return _call("list_queues", idempotent=True)
 
 
-def server_health_call() -> Call:
+def server_health_call() -> ApiCall:
     """Whether the server is up (no key needed), for servers without a per-queue health check."""
-    return Call("GET", _path("health"), idempotent=True)
+    return _call("health")
 
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -17,14 +17,16 @@ requests over pooled ``http.client`` connections instead:
   when that is safe: it was not sent whole, or it is idempotent. Timeouts are not retried; the
   caller's ``timeout`` bounds connecting and every read.
 
-Logging: DEBUG lines with the method and URL; never the API key (it travels in a header) and
+Credentials come from an :class:`~.auth.Authenticator`, called for each request with its method,
+URL, headers and body: the API key today, a request signature for other servers later.
+
+Logging: DEBUG lines with the method and URL; never the credentials (they travel in headers) and
 never a body.
 """
 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import logging
 import os
 import select
@@ -39,7 +41,9 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError, InsecureApiKeyWarning, RemoteError
-from . import wire
+from .._rest import is_loopback
+from .auth import Authenticator
+from .rest_calls import ApiCall, Reply, base_headers
 
 __all__ = ["POOL_SIZE", "ConnectionPool", "HttpTransport"]
 
@@ -73,10 +77,10 @@ class _Target(NamedTuple):
     tunnel: str
 
 
-class _Request(urllib.request.Request):
+class _RetryableRequest(urllib.request.Request):
     """A request that knows whether repeating it is harmless."""
 
-    def __init__(self, call: wire.Call, url: str, headers: Mapping[str, str], host: str) -> None:
+    def __init__(self, call: ApiCall, url: str, headers: Mapping[str, str], host: str) -> None:
         # origin_req_host given: urllib would parse the URL once more to find it
         super().__init__(
             url, data=call.body, headers=headers, origin_req_host=host, method=call.method
@@ -256,7 +260,7 @@ class KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         target = _Target(req.type, req.host, tunnel)
         headers, tunnel_headers = _split_headers(req, tunnel)
         # Requests from elsewhere than HttpTransport are never retried after being sent.
-        idempotent = isinstance(req, _Request) and req.idempotent
+        idempotent = isinstance(req, _RetryableRequest) and req.idempotent
         retrying = False
         while True:
             # A retry always gets a new connection: the other idle ones may be as stale.
@@ -323,29 +327,30 @@ def _exchange(
 
 
 class HttpTransport:
-    """Sends :class:`wire.Call`\\ s to one PyQueue server and returns whole :class:`wire.Reply`\\ s.
+    """Sends :class:`ApiCall`\\ s to one PyQueue server and returns whole :class:`Reply`\\ s.
 
-    ``server_url`` is ``http://`` or ``https://``, with an optional path prefix. Any status comes
-    back as a reply; only failing to get one raises (``RemoteError``).
+    ``server_url`` is ``http://`` or ``https://``, with an optional path prefix. ``auth`` adds
+    the credentials to each request. Any status comes back as a reply; only failing to get one
+    raises (``RemoteError``).
     """
 
     def __init__(
         self,
         server_url: str,
-        api_key: Optional[str],
+        auth: Authenticator,
         timeout: float,
         ssl_context: Optional[ssl.SSLContext] = None,
         pool_size: int = POOL_SIZE,
     ) -> None:
         self._base, scheme, host = _base_url(server_url)
         self._host = host
-        self._api_key = _checked_key(api_key)
+        self._auth = auth
         self._timeout = timeout
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise ConfigurationError(
                 f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}"
             )
-        if self._api_key is not None and scheme == "http" and not _is_loopback(host):
+        if auth.sends_secret and scheme == "http" and not is_loopback(host):
             warnings.warn(
                 f"the API key will travel unencrypted to {host} over http://; "
                 "use an https:// server_url",
@@ -353,10 +358,8 @@ class HttpTransport:
                 stacklevel=5,  # the code that built the PyQueue
             )
         self._pool = ConnectionPool(ssl_context, pool_size)
-        # made once: the same two sets of headers go with every request
-        self._headers = {
-            has_body: wire.headers(self._api_key, has_body) for has_body in (False, True)
-        }
+        # made once: each request starts from a copy of one of these two
+        self._headers = {has_body: base_headers(has_body) for has_body in (False, True)}
         self._opener = urllib.request.OpenerDirector()
         # ProxyHandler reads the proxy variables now, as every urllib opener does.
         for handler in (
@@ -371,10 +374,12 @@ class HttpTransport:
         """The server URL requests are sent below (no trailing slash)."""
         return self._base
 
-    def send(self, call: wire.Call) -> wire.Reply:
+    def send(self, call: ApiCall) -> Reply:
         """Send ``call`` and read the whole reply, whatever its status."""
         url = self._base + call.path
-        request = _Request(call, url, self._headers[call.body is not None], self._host)
+        sent = dict(self._headers[call.body is not None])
+        self._auth.sign(call.method, url, sent, call.body)
+        request = _RetryableRequest(call, url, sent, self._host)
         _log.debug("%s %s", call.method, url)
         started = time.perf_counter()
         try:
@@ -387,7 +392,7 @@ class HttpTransport:
         status = response.code or 0
         elapsed = (time.perf_counter() - started) * 1000
         _log.debug("%s %s -> %d in %.1f ms", call.method, url, status, elapsed)
-        return wire.Reply(call.method, url, status, body)
+        return Reply(call.method, url, status, body)
 
     def close(self) -> None:
         """Close the idle connections."""
@@ -415,33 +420,6 @@ def _base_url(server_url: object) -> Tuple[str, str, str]:
     except ValueError:
         raise ConfigurationError(f"server_url has an invalid port: {server_url!r}") from None
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}", scheme, parts.hostname
-
-
-def _checked_key(api_key: object) -> Optional[str]:
-    """The API key, or None. It must fit in an HTTP header: visible ASCII and inner spaces."""
-    if api_key is None:
-        return None
-    if (
-        not isinstance(api_key, str)
-        or not api_key
-        or api_key != api_key.strip()
-        or not all(" " <= char <= "~" for char in api_key)
-    ):
-        raise ConfigurationError(
-            "api_key must be a non-empty string of printable ASCII characters without "
-            "surrounding spaces"
-        )
-    return api_key
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine: ``localhost`` or a loopback address (127.x, ::1)."""
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _failure_message(method: str, url: str, exc: BaseException, timeout: float) -> str:

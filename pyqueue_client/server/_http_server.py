@@ -33,7 +33,7 @@ from typing import Any, Optional, Set, Tuple
 
 from ._app import App, loggable_path
 from ._config import ServerConfig
-from ._wire import HttpError, Request, Response, error_response
+from ._params import HttpError, Request, Response, error_response
 
 __all__ = ["HttpServer"]
 
