@@ -7,6 +7,7 @@ module in ``_backends`` and one line in ``_BACKENDS`` below.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import ssl
@@ -283,6 +284,21 @@ class PyQueue:
         self._files_are_queues = backend.default_file == "queue.json"
         # A capability, checked once: the calls that need it fail fast where it is missing.
         self._inspectable = self._queue if isinstance(self._queue, Inspectable) else None
+
+    def _sibling(self: _Queue, name: str) -> _Queue:
+        """Another queue of the same store (file, server or memory), sharing its connections.
+
+        For a memory queue this is the only way to reach its dead-letter queue. Closing either
+        closes the store of both.
+        """
+        other = copy.copy(self)
+        other._queue = self._store.open_queue(name)
+        other._name = name
+        other.queue_name = name
+        if self._files_are_queues:
+            other.queue_file = name
+        other._inspectable = other._queue if isinstance(other._queue, Inspectable) else None
+        return other
 
     def _inspect(self, operation: str) -> Inspectable:
         """The queue's inspect capability (peek, by-id calls), or a typed refusal."""

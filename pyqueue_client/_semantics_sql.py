@@ -112,11 +112,14 @@ PICK_WITH_POLICY = (
     "SELECT seq, receive_count, timestamp FROM messages INDEXED BY messages_visible"
     " WHERE queue = :queue AND invisible_until IS NULL{only_new} ORDER BY seq LIMIT :limit"
 )
-#: ``take_dead_letters``: rows moved to the dead-letter queue ``:dlq`` as they are (a dead letter
-#: of the same id there is replaced). ``{seqs}``: the rows' seqs.
+#: ``take_dead_letters``: rows copied to the end of the dead-letter queue ``:dlq`` in queue order
+#: (a dead letter of the same id there is replaced), with their tracking, not hidden, no handle,
+#: and where they came from; ``DROP`` then removes them here. ``{seqs}``: the rows' seqs.
 DEAD_LETTER = (
-    "UPDATE OR REPLACE messages SET queue = :dlq, source_queue = :queue, invisible_until = NULL,"
-    " receipt_handle = NULL WHERE seq IN ({seqs})"
+    "INSERT OR REPLACE INTO messages (queue, id, timestamp, body, receive_count,"
+    " first_received_at, source_queue)"
+    " SELECT :dlq, id, timestamp, body, receive_count, first_received_at, :queue"
+    " FROM messages WHERE seq IN ({seqs}) ORDER BY seq"
 )
 #: Rows dropped by the retention (``{seqs}``: the rows' seqs).
 DROP = "DELETE FROM messages WHERE seq IN ({seqs})"

@@ -146,7 +146,7 @@ def seconds(value: object, name: str, high: float, low: float = 0) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise ValidationError(f"{name} must be a number of seconds, not {value!r}")
     if not low <= value <= high:
-        raise ValidationError(f"{name} must be between {low:g} and {high:g} s, not {value}")
+        raise ValidationError(f"{name} must be between {low:.0f} and {high:.0f} s, not {value}")
     return value
 
 

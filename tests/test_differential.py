@@ -51,10 +51,14 @@ class _Clock:
 class _Subject:
     """One backend under test, and the receipt handles it gave, in order."""
 
-    def __init__(self, name: str, queue: Any, clock: _Clock) -> None:
+    def __init__(self, name: str, store: Any, queue_name: str, dead_name: str) -> None:
         self.name = name
-        self.queue = queue
-        self.clock = clock
+        self.store = store
+        self.queue_name = queue_name
+        self.queue = store.open_queue(queue_name)
+        self.dead_name = dead_name
+        self.dead = store.open_queue(dead_name)
+        self.clock: _Clock = store._clock
         self.handles: List[str] = []
         self.labels: Dict[str, str] = {}
 
@@ -71,23 +75,22 @@ class _Subject:
 
 
 def _subjects(folder: Path, stack: ExitStack) -> List[_Subject]:
+    """Each backend's store, its queue and a dead-letter queue beside it."""
     subjects = []
     for name in ("memory", "local", "sqlite", "sqlite-no-returning"):
-        clock = _Clock()
-        queue: Any
+        store: Any
         if name == "memory":
-            queue = MemoryStore(clock).open_queue("q")
+            store = MemoryStore(_Clock())
+            names = ("q", "dead")
         elif name == "local":
-            store = JsonFileStore(clock, durable=False)
-            stack.callback(store.close)
-            queue = store.open_queue(str(folder / "queue.json"))
+            store = JsonFileStore(_Clock(), durable=False)
+            names = (str(folder / "queue.json"), str(folder / "dead.json"))
         else:
-            sqlite = SqliteStore(
-                str(folder / f"{name}.db"), clock, False, use_returning=name == "sqlite"
-            )
-            stack.callback(sqlite.close)
-            queue = sqlite.open_queue("q")
-        subjects.append(_Subject(name, queue, clock))
+            path = str(folder / f"{name}.db")
+            store = SqliteStore(path, _Clock(), False, use_returning=name == "sqlite")
+            names = ("q", "dead")
+        stack.callback(store.close)
+        subjects.append(_Subject(name, store, *names))
     return subjects
 
 
@@ -126,6 +129,13 @@ def _random_ops(seed: int, steps: int) -> List[Op]:
         (2, lambda: Op("info", ())),
         (1, lambda: Op("cleanup", ())),
         (1 if rng.random() < 0.3 else 0, lambda: Op("clear", ())),
+        (
+            1,
+            lambda: Op(
+                "policy", (rng.choice([None, None, 1, 2, 3]), rng.choice([None, None, 60, 90]))
+            ),
+        ),
+        (1, lambda: Op("redrive", (rng.choice([None, 1, 2]),))),
     ]
     weights = [weight for weight, _ in makers]
     return [rng.choices(makers, weights)[0][1]() for _ in range(steps)]
@@ -165,7 +175,19 @@ def _counts(subject: _Subject) -> List[int]:
     return [info[key] for key in (*keys, "total_receives")]
 
 
+def _policy(subject: _Subject, max_receive_count: Any, retention: Any) -> Any:
+    changes = {
+        "max_receive_count": max_receive_count,
+        "dead_letter_queue": subject.dead_name if max_receive_count else None,
+        "retention_seconds": retention,
+    }
+    attributes = subject.store.set_attributes(subject.queue_name, changes)
+    return {key: value for key, value in attributes.items() if key != "dead_letter_queue"}
+
+
 _CALLS: Dict[str, Callable[..., Any]] = {
+    "policy": _policy,
+    "redrive": lambda s, limit: s.dead.redrive_messages(limit),
     "add": _add,
     "receive": _receive,
     "delete": _by_handle,
@@ -213,7 +235,10 @@ def _first_difference(ops: Sequence[Op]) -> Optional[str]:
             for subject in subjects:
                 result = _apply(subject, op)
                 records = _normal_views(subject, subject.queue.export_records())
-                seen.append((subject.name, result, records))
+                dead = _normal_views(subject, subject.dead.export_records())
+                for record in dead:
+                    record["source_queue"] = "q" if record.get("source_queue") else None
+                seen.append((subject.name, result, records, dead))
             reference = seen[0]
             for other in seen[1:]:
                 if other[1:] != reference[1:]:

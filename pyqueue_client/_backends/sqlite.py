@@ -269,6 +269,7 @@ class SqliteQueue:
                 if dead:
                     moved = {"dlq": dead_letter_queue, "queue": self._queue}
                     db.execute(sql.DEAD_LETTER.format(seqs=_seqs(dead)), moved)
+                    db.execute(sql.DROP.format(seqs=_seqs(dead)))
                     dead_letters += len(dead)
                 if live:
                     delivered_rows += self._deliver(db, _seqs(live), params, delete_after_receive)
@@ -405,10 +406,11 @@ class SqliteQueue:
         """Every message with all its tracking fields, in queue order."""
         with self._db.statements(1) as db:
             rows = db.execute(
-                f"SELECT {_STORED}, receipt_handle FROM messages WHERE queue = ? ORDER BY seq",
+                f"SELECT {_STORED}, receipt_handle, source_queue FROM messages"
+                " WHERE queue = ? ORDER BY seq",
                 (self._queue,),
             ).fetchall()
-        return [record_from(_stored(row[:6]), row[6]) for row in rows]
+        return [_record(row) for row in rows]
 
     def import_records(self, records: Sequence[Record]) -> int:
         """Append records as they are (ids kept); ids already present are skipped.
@@ -421,8 +423,8 @@ class SqliteQueue:
                 handle = record["current_receipt_handle"]
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO messages (queue, id, timestamp, body, receive_count,"
-                    " first_received_at, invisible_until, receipt_handle)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " first_received_at, invisible_until, receipt_handle, source_queue)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         self._queue,
                         record["id"],
@@ -432,6 +434,7 @@ class SqliteQueue:
                         record["first_received_at"],
                         record["invisible_until"],
                         handle,
+                        record.get("source_queue"),
                     ),
                 )
                 if not cursor.rowcount:
@@ -469,6 +472,14 @@ def _sorted_out(
         else:
             live.append(seq)
     return old, dead, live
+
+
+def _record(row: Any) -> Record:
+    """A full record from (stored columns..., receipt_handle, source_queue)."""
+    record = record_from(_stored(row[:6]), row[6])
+    if row[7] is not None:
+        record["source_queue"] = row[7]
+    return record
 
 
 def _stored(row: Any) -> StoredMessage:
