@@ -210,7 +210,7 @@ def outcome(
     partial = bool(extra.pop("partial", processed < args.n))
     rate = (processed if partial else args.n) / seconds if seconds > 0 else 0.0
     timing = {"seconds": seconds, "msgs_per_s": rate, "processed": processed, "partial": partial}
-    return dict(check, phase=args.phase, n=args.n, **timing, **extra)
+    return dict(check, phase=args.phase, n=args.n, budget=args.budget, **timing, **extra)
 
 
 # -- the loops --------------------------------------------------------------------------------
@@ -222,10 +222,13 @@ class Budget:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.start = time.perf_counter()
+        self.reached = False
 
     def spent(self) -> bool:
-        """Whether the cap, if any, has been reached."""
-        return self.seconds > 0 and time.perf_counter() - self.start >= self.seconds
+        """Whether the cap, if any, has been reached (``reached`` remembers it)."""
+        if self.seconds > 0 and time.perf_counter() - self.start >= self.seconds:
+            self.reached = True
+        return self.reached
 
 
 def add_all(client: Client, items: Items, tally: Tally, stop: Budget, retry: bool = False) -> None:
@@ -263,28 +266,32 @@ def consume(client: Client, received: Sequence[Any], batch: int, tally: Tally) -
     With a batch size above 1 and a library that deletes in batches: one batch delete.
     Otherwise one delete per message, each guarded, so one failure does not hide the others.
     """
-    tally.received += [client.received_id(item) for item in received]
+    ids = [client.received_id(item) for item in received]
+    tally.received += ids
     if batch > 1 and client.batch_delete:
         try:
             tally.deleted += client.delete_batch(received)
         except Exception:
             tally.errors += 1
         return
-    for item in received:
+    for item, item_id in zip(received, ids):
         try:
             if client.delete_one(item):
-                tally.deleted.append(client.received_id(item))
+                tally.deleted.append(item_id)
         except Exception:
             tally.errors += 1
 
 
+Timing = Tuple[float, float, Tally, bool]
+
+
 def in_parallel(
     clients: Sequence[Client], work: Callable[[int, Tally, Budget], None], cap: float
-) -> Tuple[float, float, Tally]:
+) -> Timing:
     """Run ``work(index, tally, stop)`` once per client, in threads released together.
 
     Returns the wall seconds from the release until every client is done, the process's CPU
-    seconds over the same span (all threads), and everyone's tally.
+    seconds over the same span (all threads), everyone's tally, and whether the cap stopped it.
     """
     tallies = [Tally() for _ in clients]
     stop, gate = Budget(cap), threading.Barrier(len(clients))
@@ -304,7 +311,7 @@ def in_parallel(
     for thread in threads:
         thread.join()
     seconds, cpu = time.perf_counter() - start[0], time.process_time() - start[1]
-    return seconds, cpu, Tally().absorb(tallies)
+    return seconds, cpu, Tally().absorb(tallies), stop.reached
 
 
 # -- single-process phases --------------------------------------------------------------------
@@ -319,13 +326,12 @@ def open_all(library: Library, args: argparse.Namespace) -> List[Client]:
 def finish(
     args: argparse.Namespace,
     clients: Sequence[Client],
-    timing: Tuple[float, float, Tally],
+    timing: Timing,
     expected: Sequence[str],
     processed: int,
 ) -> Result:
     """Check what is left, read the library's settings, close the clients; the JSON result."""
-    seconds, cpu, tally = timing
-    capped = args.budget > 0 and seconds >= args.budget
+    seconds, cpu, tally, capped = timing
     left = clients[0].stored_ids(expected)
     check = delivery(expected, tally, left, drained=args.phase != "enqueue" and not capped)
     facts = clients[0].facts()
@@ -422,7 +428,8 @@ def run_concurrency(library: Library, args: argparse.Namespace) -> Result:
     partial = any(report.get("timed_out") or report.get("killed") for report in reports)
     check = delivery(tally.added, tally, library.leftover(args, path), drained=not partial)
     stuck = any(report.get("stuck") for report in reports)
-    return outcome(args, check, seconds, check["delivered"], partial=partial, stuck=stuck)
+    extra = {"partial": partial, "capped": partial, "stuck": stuck}  # only the deadline stops early
+    return outcome(args, check, seconds, check["delivered"], **extra)
 
 
 def collect(child: subprocess.Popen[str], timeout: float) -> Result:
@@ -517,7 +524,7 @@ def run_mixed(library: Library, args: argparse.Namespace) -> Result:
                 latencies[index].append(time.perf_counter() - done)
 
     timing = in_parallel(clients, work, 0.0)
-    seconds, _, tally = timing
+    seconds, _, tally, _ = timing
     drain_all(clients[0], 1, tally, Budget(_SOAK_DRAIN))
     args.n = len(tally.added)  # the soak's N is what its clients managed to add
     result = finish(args, clients, timing, tally.added, args.n)

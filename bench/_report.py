@@ -367,7 +367,7 @@ def render_notes(table: Table) -> str:
             runs, best = table.runs(workload.key, n, label), table.best(workload.key, n, label)[0]
             where = f"{table.title(workload)}, N={n:,}, {label}"
             if best is not None and best["partial"]:
-                reason = "the cap" if best.get("capped") else "calls that raised"
+                reason = f"the {best['budget']:g} s cap" if best["capped"] else "calls that raised"
                 notes.append(
                     f"- \\* {where}: stopped by {reason} after {best['processed']:,} of {n:,}"
                     " messages; msgs/s is over those."

@@ -413,12 +413,16 @@ def header(table: Table, pythons: Dict[str, str]) -> List[str]:
         by_python.setdefault(found, []).append(label)
     lines = [f"- Compared with: {', '.join(venvs)}"] if venvs else []
     lines.append("- Python: " + "; ".join(f"{', '.join(v)}: {k}" for k, v in by_python.items()))
-    facts = {key[2]: run["facts"] for key, runs in table.results.items() for run in runs}
+    facts = {
+        key[2]: run["facts"]
+        for key, runs in table.results.items()
+        for run in runs
+        if run.get("facts")
+    }
     reported = [
         f"{label} (version {found['version']}): "
         + ", ".join(f"{name}={value}" for name, value in found.items() if name != "version")
         for label, found in facts.items()
-        if found
     ]
     if reported:
         lines.append("- Settings each library's own connection reported: " + "; ".join(reported))
