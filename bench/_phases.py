@@ -1,11 +1,10 @@
 """The benchmark's phases, for any queue library; ``_worker.py`` supplies the libraries.
 
-Everything here is library-neutral: the timed phases (enqueue, the drains), the concurrency
-coordinator and its producer and consumer children, the server soak, and the exactly-once check
-that every phase ends with. A worker runs one phase, given as one JSON object (``run.py`` writes
-it; see :func:`main`), and prints one JSON line: the rate, the exactly-once counts and the
-folder of the library it measured. Standard library only and Python 3.8 syntax, because every
-compared library's own interpreter runs it.
+Library-neutral: the timed phases (enqueue, the drains), the concurrency coordinator and its
+producer and consumer children, the server soak, and the exactly-once check every phase ends
+with. A worker runs the phase that one JSON object describes (see :func:`main`) and prints one
+JSON line: the rate, the exactly-once counts, the library's folder and the interpreter. Standard
+library only and Python 3.8 syntax: every compared library's own interpreter runs it.
 """
 
 from __future__ import annotations
@@ -14,7 +13,9 @@ import argparse
 import importlib
 import json
 import os
+import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -563,4 +564,6 @@ def main(argv: Sequence[str], libraries: Mapping[str, Library], script: str) -> 
     if args.phase not in ("producer", "consumer"):
         imported: Any = importlib.import_module(library.module)
         result["library"] = os.path.dirname(os.path.abspath(str(imported.__file__)))
+        version = f"{platform.python_implementation()} {platform.python_version()}"
+        result["python"] = f"{version} (SQLite {sqlite3.sqlite_version})"
     print(json.dumps(result), flush=True)

@@ -93,7 +93,8 @@ class Suite(NamedTuple):
     serve: bool = False
     heading: str = ""
     circumstances: Tuple[str, ...] = ()
-    soak: Optional[Callable[[Table, Any], Tuple[Section, bool]]] = None  # (table, server)
+    #: (table, server) -> the soak's section and whether it met its target.
+    soak: Optional[Callable[[Table, Any], Tuple[str, bool]]] = None
 
 
 class Table(NamedTuple):
@@ -427,18 +428,10 @@ def noise_notes(table: Table) -> List[str]:
     ]
 
 
-class Section(NamedTuple):
+def section(heading: str, table: str, about: str, notes: str) -> str:
     """A part of a results file: an optional heading, a table, what it means, footnotes."""
-
-    heading: str
-    table: str
-    about: str
-    notes: str
-
-    def text(self) -> str:
-        """The section as markdown."""
-        parts = [f"## {self.heading}" if self.heading else "", self.table, self.about, self.notes]
-        return "\n\n".join(part for part in parts if part)
+    parts = [f"## {heading}" if heading else "", table, about, notes]
+    return "\n\n".join(part for part in parts if part)
 
 
 # -- the machine ------------------------------------------------------------------------------

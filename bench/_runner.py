@@ -39,14 +39,12 @@ class Config(NamedTuple):
     """One measured configuration: which library, how set up, on which interpreter."""
 
     label: str
-    impl: str
-    durable: bool
     python: str
     env: Dict[str, str]
     #: The folder the worker must report as the imported library (guards mix-ups).
     library_prefix: str
-    #: More of the worker's spec: the queue type, the server, the visibility timeout.
-    options: Dict[str, Any] = {}  # noqa: RUF012 (never mutated)
+    #: The worker's spec for this library: ``impl``, ``durable``, ``queue_type``, the server...
+    spec: Dict[str, Any]
     #: Settings every run that reports them must show, e.g. ``("synchronous", "FULL")``.
     expect: Tuple[Tuple[str, str], ...] = ()
 
@@ -97,10 +95,9 @@ def run_once(job: Job, scratch: str, index: int) -> Run:
     """One run of a job in a fresh folder; the worker's checked JSON result."""
     folder = tempfile.mkdtemp(prefix=f"{job.workload.key}-", dir=scratch)
     template = f"template-{job.config.label.replace(' ', '-')}-{job.n}"
-    spec = dict(job.config.options, phase=job.workload.phase, dir=folder, n=job.n)
-    spec.update(impl=job.config.impl, durable=job.config.durable, batch=job.workload.batch)
-    spec.update(budget=job.budget, threads=job.threads, duration=job.duration, index=0)
-    spec["template"] = os.path.join(scratch, template)
+    spec = dict(job.config.spec, phase=job.workload.phase, dir=folder, n=job.n, index=0)
+    spec.update(batch=job.workload.batch, budget=job.budget, threads=job.threads)
+    spec.update(duration=job.duration, template=os.path.join(scratch, template))
     command = [job.config.python, WORKER, json.dumps(spec)]
     limit = job.budget + _HANG_MARGIN if job.budget > 0 else _NO_CAP_LIMIT
     try:
@@ -139,17 +136,6 @@ def check_result(config: Config, result: Run) -> None:
     for name, value in config.expect if facts else ():
         if facts.get(name) != value:
             raise RuntimeError(f"{config.label} ran at {name}={facts.get(name)}, not {value}")
-
-
-def interpreter(python: str) -> str:
-    """An interpreter's implementation, version and SQLite version, e.g. ``CPython 3.12.1
-    (SQLite 3.40.1)``."""
-    probe = (
-        "import platform, sqlite3; print(platform.python_implementation(),"
-        " platform.python_version(), '(SQLite %s)' % sqlite3.sqlite_version)"
-    )
-    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 # -- the server of the remote suite ------------------------------------------------------------

@@ -21,20 +21,9 @@ import traceback
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import _report as report
-from _report import Impl, Section, Suite, Table, Workload, log
-from _runner import (
-    ROOT,
-    Config,
-    Job,
-    Server,
-    checkout_version,
-    command_line,
-    interpreter,
-    run_plan,
-    serving,
-    worker_env,
-    write_atomically,
-)
+import _runner as runner
+from _report import Impl, Suite, Table, Workload, log
+from _runner import ROOT, Config, Job, Server
 from _venv import LITEQUEUE, ORIGINAL, PERSIST_QUEUE, ensure_venv, find_python
 
 BENCH = os.path.join(ROOT, "bench")
@@ -187,7 +176,7 @@ SQLITE = Suite(
 # -- remote -----------------------------------------------------------------------------------
 
 
-def soak_section(table: Table, server: Server) -> Tuple[Section, bool]:
+def soak_section(table: Table, server: Server) -> Tuple[str, bool]:
     """The server table: the mixed load's requests, latency and exactly-once check."""
     run, settings = table.runs("soak", 0, "ours")[0], table.settings
     met = run["clean"] and not server.error_lines and run["seconds"] >= settings.duration
@@ -219,7 +208,7 @@ def soak_section(table: Table, server: Server) -> Tuple[Section, bool]:
         f" after SIGTERM: {server.exit_code}."
     )
     heading = "Server under a mixed load from our client"
-    return Section(heading, report.markdown_table(rows), about, ""), met
+    return report.section(heading, report.markdown_table(rows), about, ""), met
 
 
 REMOTE = Suite(
@@ -336,14 +325,12 @@ def make_configs(suite: Suite, settings: argparse.Namespace, server: Server) -> 
         if impl.package is not None and settings.skip_peers:
             continue
         python = find_python(impl.python, settings.python312) if impl.python else sys.executable
-        env, prefix = worker_env(ROOT), os.path.join(ROOT, "pyqueue_client")
+        env, prefix = runner.worker_env(ROOT), os.path.join(ROOT, "pyqueue_client")
         if impl.package is not None:
             prefix = os.path.abspath(os.path.join(settings.venv_dir, ".venv-" + impl.package.venv))
-            python, env = ensure_venv(prefix, impl.package, python), worker_env(None)
-        extra = {"key": "", **options, **server.options}
-        configs[impl.label] = Config(
-            impl.label, impl.impl, impl.durable, python, env, prefix, extra, impl.expect
-        )
+            python, env = ensure_venv(prefix, impl.package, python), runner.worker_env(None)
+        spec = {"key": "", **options, **server.options, "impl": impl.impl, "durable": impl.durable}
+        configs[impl.label] = Config(impl.label, python, env, prefix, spec, impl.expect)
     return configs
 
 
@@ -432,14 +419,18 @@ def header(table: Table, pythons: Dict[str, str]) -> List[str]:
 def run_suite(suite: Suite, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> bool:
     """Measure one suite, print its tables, write its results file; whether every target passed."""
     settings = settings_for(suite, args)
-    started, before, version = time.perf_counter(), report.machine_facts(), checkout_version()
+    started, before, version = (
+        time.perf_counter(),
+        report.machine_facts(),
+        runner.checkout_version(),
+    )
     with tempfile.TemporaryDirectory(prefix=f"pyqueue-bench-{suite.name}-") as scratch, (
-        serving(scratch) if suite.serve else contextlib.nullcontext(Server())
+        runner.serving(scratch) if suite.serve else contextlib.nullcontext(Server())
     ) as server:
         configs = make_configs(suite, settings, server)
-        results = run_plan(make_plan(suite, settings, configs), scratch)
+        results = runner.run_plan(make_plan(suite, settings, configs), scratch)
     after = report.machine_facts()
-    pythons = {label: interpreter(config.python) for label, config in configs.items()}
+    pythons = {key[2]: run["python"] for key, runs in results.items() for run in runs}
     headings = {impl.label: impl.label for impl in suite.impls}
     for impl in suite.impls:
         if impl.label in pythons:
@@ -447,12 +438,10 @@ def run_suite(suite: Suite, args: argparse.Namespace, argv: Optional[Sequence[st
             headings[impl.label] = impl.heading.format(py=minor)
     table = Table(results, suite, settings, headings)
     text, missed = report.render_table(table, suite.columns)
-    sections = [Section(suite.heading, text, suite.about, report.render_notes(table))]
+    body = report.section(suite.heading, text, suite.about, report.render_notes(table))
     if suite.soak is not None:
         soak, met = suite.soak(table, server)
-        sections.append(soak)
-        missed += [] if met else ["the server soak"]
-    body = "\n\n".join(section.text() for section in sections)
+        body, missed = body + "\n\n" + soak, missed + ([] if met else ["the server soak"])
     print(body + "\n", flush=True)
     if not args.no_write and (args.results_dir or not args.quick):
         output = os.path.join(args.results_dir or os.path.join(BENCH, "results"), suite.results)
@@ -460,14 +449,14 @@ def run_suite(suite: Suite, args: argparse.Namespace, argv: Optional[Sequence[st
             f"# {suite.title}",
             "",
             f"- Date: {before.date}",
-            f"- Command: {command_line(argv)}",
+            f"- Command: {runner.command_line(argv)}",
             f"- Library measured: this checkout, {version} (at the start of the run)",
             *header(table, pythons),
             f"- Machine: {before.cores} cores, {before.cpu}",
             f"- Load average (1/5/15 min): {before.load} at start, {after.load} at end"
             " (the machine is shared, so numbers are noisy)",
         ]
-        write_atomically(output, "\n".join(lines) + "\n\n" + body + "\n")
+        runner.write_atomically(output, "\n".join(lines) + "\n\n" + body + "\n")
         log(f"wrote {os.path.relpath(output)}")
     missing = f"; missed: {'; '.join(missed)}" if missed else ""
     log(f"{suite.name}: done in {time.perf_counter() - started:.0f} s{missing}")
