@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 from _report import log
 
@@ -79,38 +79,33 @@ def ensure_venv(venv: str, package: Package, base_python: str) -> str:
 
 
 def installed_version(python: str, package: Package) -> str:
-    """The version of ``package`` that ``python`` imports from its own site-packages, or ''.
-
-    The probe runs from the venv's folder with ``PYTHONPATH`` unset, so a checkout on the path
-    cannot shadow the installed package.
-    """
-    if not os.path.exists(python):
-        return ""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    probe = subprocess.run(
-        [python, "-c", _VERSION_PROBE, package.distribution, package.module],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=os.path.dirname(os.path.dirname(python)),
-        check=False,
-    )
-    version, _, location = probe.stdout.strip().partition(" ")
-    return version if probe.returncode == 0 and "site-packages" in location else ""
+    """The version of ``package`` that ``python`` imports from its own site-packages, or ''
+    (the probe runs with ``PYTHONPATH`` unset, so a checkout cannot shadow the package)."""
+    version, _, location = _probe(python, _VERSION_PROBE, package.distribution, package.module)
+    return version if "site-packages" in location else ""
 
 
 def python_version(python: str) -> str:
     """The full version (``3.12.1``) of an interpreter, or '' when it does not run."""
+    return _probe(python, "import platform; print(platform.python_version())")[0]
+
+
+def _probe(python: str, code: str, *words: str) -> Tuple[str, str, str]:
+    """What ``python -c code words`` prints (split at its first space), run with ``PYTHONPATH``
+    unset and from the interpreter's own folder; empty when it does not run."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     try:
-        probe = subprocess.run(
-            [python, "-c", "import platform; print(platform.python_version())"],
+        done = subprocess.run(
+            [python, "-c", code, *words],
             capture_output=True,
             text=True,
+            env=env,
+            cwd=os.path.dirname(os.path.dirname(python)),
             check=False,
         )
     except OSError:
-        return ""
-    return probe.stdout.strip() if probe.returncode == 0 else ""
+        return "", "", ""
+    return done.stdout.strip().partition(" ") if done.returncode == 0 else ("", "", "")
 
 
 def find_python(minor: str, given: Optional[str] = None) -> str:

@@ -322,7 +322,7 @@ def make_configs(suite: Suite, settings: argparse.Namespace, server: Server) -> 
     options = {"queue_type": suite.queue_type, "visibility": suite.visibility, "server": ""}
     configs = {}
     for impl in suite.impls:
-        if impl.package is not None and settings.skip_peers:
+        if settings.skip_peers and (impl.package or impl.python):  # no venv, no other Python
             continue
         python = find_python(impl.python, settings.python312) if impl.python else sys.executable
         env, prefix = runner.worker_env(ROOT), os.path.join(ROOT, "pyqueue_client")
