@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import _report as report
 import _runner as runner
-from _report import Impl, Suite, Table, Workload, log
+from _report import Impl, Results, Suite, Table, Workload, log
 from _runner import ROOT, Config, Job, Server
 from _venv import LITEQUEUE, ORIGINAL, PERSIST_QUEUE, ensure_venv, find_python
 
@@ -390,72 +390,75 @@ def settings_text(suite: Suite, settings: argparse.Namespace) -> str:
     return "; ".join(parts) + f". {bodies}; visibility timeout {suite.visibility} s."
 
 
-def header(table: Table, pythons: Dict[str, str]) -> List[str]:
+def make_table(suite: Suite, settings: argparse.Namespace, results: Results) -> Table:
+    """The runs, with the column headings naming each configuration's Python version."""
+    impls = {impl.label: impl for impl in suite.impls}
+    headings = {label: label for label in impls}
+    for (_, _, label), runs in results.items():
+        minor = ".".join(runs[0]["python"].split()[1].split(".")[:2])  # CPython 3.12.1 -> 3.12
+        headings[label] = impls[label].heading.format(py=minor)
+    return Table(results, suite, settings, headings)
+
+
+def circumstances(table: Table) -> List[str]:
     """The lines under the title that say what was compared, on what, and how."""
-    suite = table.suite
-    compared = [impl.package for impl in suite.impls if impl.package and impl.label in pythons]
-    venvs = dict.fromkeys(f"{p.requirement} in `bench/.venv-{p.venv}`" for p in compared)
+    suite, runs = (
+        table.suite,
+        [(key[2], run) for key, runs in table.results.items() for run in runs],
+    )
+    measured = {label for label, _ in runs}
+    venvs = dict.fromkeys(
+        f"{impl.package.requirement} in `bench/.venv-{impl.package.venv}`"
+        for impl in suite.impls
+        if impl.package and impl.label in measured
+    )
     by_python: Dict[str, List[str]] = {}
-    for label, found in pythons.items():
-        by_python.setdefault(found, []).append(label)
-    lines = [f"- Compared with: {', '.join(venvs)}"] if venvs else []
-    lines.append("- Python: " + "; ".join(f"{', '.join(v)}: {k}" for k, v in by_python.items()))
-    facts = {
-        key[2]: run["facts"]
-        for key, runs in table.results.items()
-        for run in runs
-        if run.get("facts")
-    }
-    reported = [
+    for label, run in runs:
+        if label not in by_python.setdefault(run["python"], []):
+            by_python[run["python"]].append(label)
+    facts = {label: run["facts"] for label, run in runs if run.get("facts")}
+    reported = "; ".join(
         f"{label} (version {found['version']}): "
         + ", ".join(f"{name}={value}" for name, value in found.items() if name != "version")
         for label, found in facts.items()
-    ]
+    )
+    lines = [f"- Compared with: {', '.join(venvs)}"] if venvs else []
+    lines.append("- Python: " + "; ".join(f"{', '.join(v)}: {k}" for k, v in by_python.items()))
     if reported:
-        lines.append("- Settings each library's own connection reported: " + "; ".join(reported))
+        lines.append(f"- Settings each library's own connection reported: {reported}")
     return [*lines, f"- Settings: {settings_text(suite, table.settings)}", *suite.circumstances]
 
 
 def run_suite(suite: Suite, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> bool:
     """Measure one suite, print its tables, write its results file; whether every target passed."""
-    settings = settings_for(suite, args)
-    started, before, version = (
-        time.perf_counter(),
-        report.machine_facts(),
-        runner.checkout_version(),
-    )
+    settings, started = settings_for(suite, args), time.perf_counter()
+    before, version = report.machine_facts(), runner.checkout_version()
     with tempfile.TemporaryDirectory(prefix=f"pyqueue-bench-{suite.name}-") as scratch, (
         runner.serving(scratch) if suite.serve else contextlib.nullcontext(Server())
     ) as server:
         configs = make_configs(suite, settings, server)
         results = runner.run_plan(make_plan(suite, settings, configs), scratch)
-    after = report.machine_facts()
-    pythons = {key[2]: run["python"] for key, runs in results.items() for run in runs}
-    headings = {impl.label: impl.label for impl in suite.impls}
-    for impl in suite.impls:
-        if impl.label in pythons:
-            minor = ".".join(pythons[impl.label].split()[1].split(".")[:2])
-            headings[impl.label] = impl.heading.format(py=minor)
-    table = Table(results, suite, settings, headings)
+    table = make_table(suite, settings, results)
     text, missed = report.render_table(table, suite.columns)
     body = report.section(suite.heading, text, suite.about, report.render_notes(table))
     if suite.soak is not None:
         soak, met = suite.soak(table, server)
         body, missed = body + "\n\n" + soak, missed + ([] if met else ["the server soak"])
-    print(body + "\n", flush=True)
+    print(f"# {suite.title}\n\n{body}\n", flush=True)
     if not args.no_write and (args.results_dir or not args.quick):
-        output = os.path.join(args.results_dir or os.path.join(BENCH, "results"), suite.results)
+        after = report.machine_facts()
         lines = [
             f"# {suite.title}",
             "",
             f"- Date: {before.date}",
             f"- Command: {runner.command_line(argv)}",
             f"- Library measured: this checkout, {version} (at the start of the run)",
-            *header(table, pythons),
+            *circumstances(table),
             f"- Machine: {before.cores} cores, {before.cpu}",
             f"- Load average (1/5/15 min): {before.load} at start, {after.load} at end"
             " (the machine is shared, so numbers are noisy)",
         ]
+        output = os.path.join(args.results_dir or os.path.join(BENCH, "results"), suite.results)
         runner.write_atomically(output, "\n".join(lines) + "\n\n" + body + "\n")
         log(f"wrote {os.path.relpath(output)}")
     missing = f"; missed: {'; '.join(missed)}" if missed else ""
