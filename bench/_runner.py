@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from typing import IO, Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from _report import Results, Run, Workload, log
 
@@ -156,26 +155,20 @@ class Server:
 
 @contextlib.contextmanager
 def serving(scratch: str) -> Iterator[Server]:
-    """Start the server, yield it, stop it gracefully (SIGTERM, then a kill)."""
-    log_path = os.path.join(scratch, "server.log")
+    """Start the server, yield it once it has said where it listens, then stop it gracefully
+    (SIGTERM, then a kill)."""
+    out_path, log_path = os.path.join(scratch, "server.out"), os.path.join(scratch, "server.log")
     command = [sys.executable, "-m", "pyqueue_client", "serve", "--host", "127.0.0.1"]
     command += ["--port", "0", "--data", os.path.join(scratch, "server-data")]
     command += ["--no-fsync", "--log-level", "warning"]
-    server = Server()
-    with open(log_path, "w", encoding="utf-8") as server_log:
+    with open(out_path, "w", encoding="utf-8") as out, open(log_path, "w", encoding="utf-8") as err:
         process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=server_log,
-            text=True,
-            env=worker_env(ROOT),
-            cwd=scratch,
+            command, stdout=out, stderr=err, env=worker_env(ROOT), cwd=scratch
         )
+    server = Server()
     try:
-        assert process.stdout is not None
-        url, key = read_announcement(process.stdout)
-        log(f"server listening on {url}")
-        server.options = {"server": url, "key": key}
+        server.options = announced(process, out_path)
+        log(f"server listening on {server.options['server']}")
         yield server
     finally:
         if process.poll() is None:
@@ -189,29 +182,18 @@ def serving(scratch: str) -> Iterator[Server]:
             server.error_lines = sum(1 for line in server_log if " ERROR " in line)
 
 
-def read_announcement(out: IO[str]) -> Tuple[str, str]:
-    """The URL and admin key that the server prints on start-up."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def forward() -> None:  # a thread reads: a silent server would block a readline forever
-        for line in out:
-            lines.put(line)
-
-    threading.Thread(target=forward, daemon=True).start()
-    url = key = ""
+def announced(process: subprocess.Popen[bytes], out_path: str) -> Dict[str, str]:
+    """The URL and admin key that the server prints (and flushes) on start-up."""
     stop_at = time.monotonic() + _SERVER_SECONDS
-    while not (url and key):
-        try:
-            line = lines.get(timeout=max(stop_at - time.monotonic(), 0.01))
-        except queue.Empty:
-            raise RuntimeError("the server did not print its URL and key in time") from None
-        if line.startswith("PyQueue server listening on "):
-            url = line.split()[-1]
-        elif line.startswith("API key"):
-            key = line.split()[-1]
-    if not url.startswith("http://127.0.0.1:"):
-        raise RuntimeError(f"the server listens on {url!r}, not on 127.0.0.1")
-    return url, key
+    while time.monotonic() < stop_at and process.poll() is None:
+        with open(out_path, encoding="utf-8") as out:
+            text = out.read()
+        url = re.search(r"^PyQueue server listening on (http://127\.0\.0\.1:\S+)$", text, re.M)
+        key = re.search(r"^API key.*: (\S+)$", text, re.M)
+        if url and key:
+            return {"server": url.group(1), "key": key.group(1)}
+        time.sleep(0.05)
+    raise RuntimeError(f"the server did not say where it listens on 127.0.0.1: see {out_path}")
 
 
 # -- circumstances ----------------------------------------------------------------------------
