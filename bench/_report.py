@@ -39,7 +39,7 @@ class Workload(NamedTuple):
 
 
 class Impl(NamedTuple):
-    """A measured configuration: its label, the worker's ``--impl``, its column heading
+    """A measured configuration: its label, the worker's ``impl``, its column heading
     (``{py}``: its Python version), whether it is durable, the compared library it runs from its
     own venv (None: this checkout), the Python version it needs ('': the running one), the
     settings its library must report, the workloads it cannot run, and whether it is fsync-bound
@@ -63,7 +63,7 @@ class Suite(NamedTuple):
     name: str
     title: str
     results: str
-    #: The worker's ``--queue-type`` (PyQueue's ``queue_type``).
+    #: The worker's ``queue_type`` (PyQueue's).
     queue_type: str
     impls: Tuple[Impl, ...]
     #: Every workload; the concurrency ones run for the ``--concurrency-batch`` sizes only.

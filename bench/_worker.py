@@ -1,18 +1,18 @@
 """The benchmark's worker: one phase (``_phases.py``) on one queue library; one JSON line out.
 
-``--impl`` picks the library, imported from whatever the interpreter running this file finds:
+The spec's ``impl`` picks the library, imported from whatever the running interpreter finds:
 ``ours`` and ``original`` are ``PyQueue`` of ``pyqueue_client`` (this checkout through
 ``PYTHONPATH``, or ``pyqueue-client==1.2.1`` in its own venv: the same import name, which is why
-every measurement is a process of its own) with ``--queue-type`` local, sqlite or remote;
-``litequeue`` is ``LiteQueue``; ``persist-queue`` is ``persistqueue.SQLiteAckQueue``:
+every measurement is a process of its own) with the spec's ``queue_type`` (local, sqlite or
+remote); ``litequeue`` is ``LiteQueue``; ``persist-queue`` is ``persistqueue.SQLiteAckQueue``:
 
-============  ========================  ======================  ============================
-operation     PyQueue                   litequeue               persist-queue
-============  ========================  ======================  ============================
-add           ``add_message(body, id)``  ``put(json_text)``     ``put(body)`` (pickled)
-receive       ``receive_messages(n)``   ``pop()`` (LOCKED)      ``get(block=False, raw=True)``
-delete        ``delete_message(h)``     ``done(id, claim_id)``  ``ack(id=pqid)``
-============  ========================  ======================  ============================
+=========  =========================  ======================  ==============================
+operation  PyQueue                    litequeue               persist-queue
+=========  =========================  ======================  ==============================
+add        ``add_message(body, id)``  ``put(json_text)``      ``put(body)`` (pickled)
+receive    ``receive_messages(n)``    ``pop()`` (LOCKED)      ``get(block=False, raw=True)``
+delete     ``delete_message(h)``      ``done(id, claim_id)``  ``ack(id=pqid)``
+=========  =========================  ======================  ==============================
 
 The two PyQueues are bridged by feature detection, never by name (except ``durable``, which
 only ours accepts): the original's local receive returns stored messages (``id``, not hidden)
