@@ -20,19 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    Iterable,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Set,
-    Tuple,
-    Type,
-)
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
 
 #: The approximate size, in bytes of JSON, of every message body.
 BODY_BYTES = 100
@@ -156,7 +144,7 @@ class Tally:
         self.deleted: List[str] = list(report.get("deleted", []))
         self.errors = int(report.get("errors", 0))
 
-    def absorb(self, others: Iterable[Tally]) -> Tally:
+    def absorb(self, others: Sequence[Tally]) -> Tally:
         """Add other tallies' counts to this one; returns self."""
         for other in others:
             self.added += other.added
@@ -170,7 +158,7 @@ class Tally:
         return dict(vars(self), **flags)
 
 
-def delivery(added: Iterable[str], tally: Tally, left: Optional[Set[str]], drained: bool) -> Result:
+def delivery(added: Sequence[str], tally: Tally, left: Optional[Set[str]], drained: bool) -> Result:
     """The exactly-once counts of a run.
 
     ``duplicates``: ids deleted more than once; ``received_twice``: ids handed out more than
@@ -345,8 +333,8 @@ def run_enqueue(library: Library, args: argparse.Namespace) -> Result:
     """N adds, one call per message, shared by ``threads`` clients; saves the ``template``."""
     clients = open_all(library, args)
     parts = len(clients)
-    items = [
-        make_items(client, f"m{index}" if parts > 1 else "m", args.n // parts)
+    items = [  # N shared out, with the ids of one client as the ids of a single one
+        make_items(client, f"m{index}" if parts > 1 else "m", (args.n + index) // parts)
         for index, client in enumerate(clients)
     ]
     timing = in_parallel(
@@ -425,7 +413,7 @@ def run_concurrency(library: Library, args: argparse.Namespace) -> Result:
         child.stdin.flush()
     reports = [collect(child, (args.budget or _DEFAULT_CAP) + 30) for child in children]
     seconds = time.perf_counter() - start
-    tally = Tally().absorb(Tally(report) for report in reports)
+    tally = Tally().absorb([Tally(report) for report in reports])
     partial = any(report.get("timed_out") or report.get("killed") for report in reports)
     check = delivery(tally.added, tally, library.leftover(args, path), drained=not partial)
     stuck = any(report.get("stuck") for report in reports)
@@ -548,7 +536,7 @@ PHASES: Dict[str, Callable[[Library, argparse.Namespace], Result]] = {
 }
 
 
-def main(argv: Sequence[str], libraries: Mapping[str, Library], script: str) -> None:
+def main(argv: Sequence[str], libraries: Dict[str, Library], script: str) -> None:
     """Run the phase that the JSON object ``argv[0]`` describes and print its result.
 
     Its keys: ``phase``, ``dir`` (an empty folder for the run), ``n``, ``impl`` (a key of
