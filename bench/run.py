@@ -211,6 +211,9 @@ def soak_section(table: Table, server: Server) -> Tuple[str, bool]:
     return report.section(heading, report.markdown_table(rows), about, ""), met
 
 
+#: A title part the table fills in with ``--threads``.
+THREADS = "{threads} client threads"
+
 REMOTE = Suite(
     name="remote",
     title="Remote client and `pyqueue serve`",
@@ -223,10 +226,8 @@ REMOTE = Suite(
     workloads=(
         Workload("add", "enqueue", "add_message, 1 client"),
         Workload("drain", "drain1", "receive(1) + delete_message, 1 client"),
-        Workload("add-threads", "enqueue", "add_message, {threads} client threads", threads=0),
-        Workload(
-            "drain-threads", "drain1", "receive(1) + delete_message, {threads} client threads", 1, 0
-        ),
+        Workload("add-threads", "enqueue", f"add_message, {THREADS}", threads=0),
+        Workload("drain-threads", "drain1", f"receive(1) + delete_message, {THREADS}", threads=0),
         Workload("soak", "mixed", "server soak", threads=0),
     ),
     columns=(
