@@ -1,70 +1,78 @@
-"""The benchmark's workloads, for any queue library; a worker script supplies the library.
+"""The benchmark's phases, for any queue library; ``_worker.py`` supplies the libraries.
 
-A worker (``_workload.py`` for the local JSON suite, ``_sqlite_workload.py`` for the SQLite suite)
-defines a :class:`Library` and a :class:`Client` for each library it measures and calls
-:func:`main`. Everything here is library-neutral: the phases, the timing, the concurrency
-coordinator and its producer and consumer children, and the exactly-once check. Standard library
-only and Python 3.8 syntax, because every library's own interpreter runs it.
-
-Phases (``run.py`` and ``sqlite_run.py`` build the command lines)::
-
-    WORKER enqueue|drain1|drain10 --dir D --n N [--durable 0|1] [--template F] [--budget S]
-    WORKER concurrency --dir D --n N [--durable 0|1] [--batch B] [--budget S]
-    WORKER producer|consumer ...   (children of ``concurrency``; not for direct use)
+Library-neutral: the timed phases (enqueue, the drains), the concurrency coordinator and its
+producer and consumer children, the server soak, and the exactly-once check every phase ends
+with. A worker runs the phase that one JSON object describes (see :func:`main`) and prints one
+JSON line: the rate, the exactly-once counts, the library's folder and the interpreter. Standard
+library only and Python 3.8 syntax: every compared library's own interpreter runs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
-
-__all__ = [
-    "BODY_BYTES",
-    "VISIBILITY_TIMEOUT",
-    "Client",
-    "Library",
-    "copy_sqlite_file",
-    "main",
-    "make_body",
-]
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
 
 #: The approximate size, in bytes of JSON, of every message body.
 BODY_BYTES = 100
-
-#: The visibility timeout every receive uses, in seconds (libraries that have one).
-VISIBILITY_TIMEOUT = 30
-
-_READY = "ready"
-_GO = "go"
-_IDLE_SLEEP = 0.002
 #: Concurrency children always stop by themselves: the cap when none is given, in seconds.
 _DEFAULT_CAP = 120.0
 #: Seconds of nothing but failed receives, after the producers are done, that end a consumer.
 _STUCK_AFTER = 2.0
+#: Seconds the untimed drain after the server soak may take.
+_SOAK_DRAIN = 60.0
 
-Message = Dict[str, Any]
-
-
-# -- what a worker supplies -------------------------------------------------------------------
+Result = Dict[str, Any]
+#: (payload, id) of each message to add.
+Items = List[Tuple[Any, str]]
 
 
 class Client:
-    """One open queue of the library under test, in the shape the phases need.
+    """One open queue of the library under test, in the shape the phases need; the class
+    methods open the library's queues and copy them.
 
     ``received`` values are whatever the library's receive returns for one message; only the
     client looks inside them.
     """
 
+    #: The module the library is imported as (``run.py`` checks where it came from).
+    module = ""
     #: Whether :meth:`delete_batch` is one library call (else one delete per message).
     batch_delete = False
 
-    def prepare(self, body: Message) -> Any:
+    def __init__(self, queue: Any, args: argparse.Namespace) -> None:
+        self.queue = queue
+        self.args = args
+
+    @classmethod
+    def open(cls, args: argparse.Namespace, path: str, durable: bool) -> Client:
+        """Open (creating if needed) the queue at ``path``."""
+        raise NotImplementedError
+
+    @classmethod
+    def leftover(cls, args: argparse.Namespace, path: str) -> Optional[Set[str]]:
+        """Ids still in the queue at the end; None when it cannot be read as a queue."""
+        try:
+            return cls.open(args, path, False).stored_ids()
+        except Exception:
+            return None
+
+    @classmethod
+    def copy_queue(cls, source: str, target: str) -> None:
+        """Copy a closed queue file and, if a SQLite writer left one, its write-ahead log."""
+        for suffix in ("", "-wal") if os.path.exists(source + "-wal") else ("",):
+            shutil.copyfile(source + suffix, target + suffix)
+
+    def prepare(self, body: Dict[str, Any]) -> Any:
         """The payload ``add`` takes for ``body``; built before the clock starts."""
         return body
 
@@ -81,148 +89,120 @@ class Client:
         raise NotImplementedError
 
     def delete_batch(self, received: Sequence[Any]) -> List[str]:
-        """Delete received messages; the ids whose delete succeeded."""
-        return [self.received_id(item) for item in received if self.delete_one(item)]
+        """Delete received messages in one call; the ids whose delete succeeded."""
+        raise NotImplementedError
 
     def received_id(self, received: Any) -> str:
         """The id of a received message, as :meth:`add` returned it."""
         raise NotImplementedError
 
-    def fill(self, payloads: Sequence[Any], ids: Sequence[str]) -> None:
+    def fill(self, items: Items) -> None:
         """Add every message, as fast as the library can (setup, never timed)."""
-        for payload, item_id in zip(payloads, ids):
+        for payload, item_id in items:
             self.add(payload, item_id)
 
-    def stored_ids(self) -> Set[str]:
-        """The ids of the messages still waiting or in flight (not deleted or acknowledged)."""
+    def stored_ids(self, candidates: Sequence[str] = ()) -> Set[str]:
+        """The ids still waiting or in flight (a library that cannot list them all looks up
+        ``candidates`` instead)."""
         raise NotImplementedError
 
-    def facts(self) -> Dict[str, Any]:
-        """Extra keys for the result line (e.g. the connection's settings); none by default."""
+    def facts(self) -> Dict[str, str]:
+        """The library's settings as it reports them (e.g. SQLite's); none by default."""
         return {}
 
     def close(self) -> None:
         """Release the queue (for SQLite: the last close checkpoints the WAL into the file)."""
+        self.queue.close()
 
 
-class Library:
-    """The library under test: how to open its queue, and where its files are."""
-
-    #: The queue's file (or folder) name inside a run's folder.
-    queue_name = "queue"
-
-    def open(self, path: str, durable: bool) -> Client:
-        """Open (creating if needed) the queue at ``path``."""
-        raise NotImplementedError
-
-    def create(self, path: str, durable: bool) -> None:
-        """Create the empty queue at ``path`` before the concurrency children start."""
-        client = self.open(path, durable)
-        client.stored_ids()
-        client.close()
-
-    def remaining_ids(self, path: str) -> Optional[Set[str]]:
-        """Ids still in the queue at the end; None when it cannot be read as a queue."""
-        try:
-            return self.open(path, False).stored_ids()
-        except Exception:
-            return None
-
-    def copy_queue(self, source: str, target: str) -> None:
-        """Copy a closed queue (a filled template, or its copy for one run)."""
-        shutil.copyfile(source, target)
-
-    def location(self) -> str:
-        """The folder the library was imported from (``run.py`` checks it)."""
-        raise NotImplementedError
+#: A library under test: its client class.
+Library = Type[Client]
 
 
-def copy_sqlite_file(source: str, target: str) -> None:
-    """Copy a SQLite database and, if a writer left one, its write-ahead log."""
-    shutil.copyfile(source, target)
-    if os.path.exists(source + "-wal"):
-        shutil.copyfile(source + "-wal", target + "-wal")
+# -- messages and the exactly-once check ------------------------------------------------------
 
 
-# -- messages ---------------------------------------------------------------------------------
-
-
-def make_body(seq: int) -> Message:
+def make_body(seq: int) -> Dict[str, Any]:
     """A message body whose JSON is ``BODY_BYTES`` long (for any ``seq`` below 10**12)."""
-    body: Message = {"task": "bench", "seq": seq, "payload": ""}
+    body: Dict[str, Any] = {"task": "bench", "seq": seq, "payload": ""}
     body["payload"] = "x" * max(0, BODY_BYTES - len(json.dumps(body)))
     return body
 
 
-def make_ids(prefix: str, count: int) -> List[str]:
-    """Distinct ids, chosen by the worker so that every library gets the same ones."""
-    return [f"{prefix}-{index:07d}" for index in range(count)]
+def make_items(client: Client, prefix: str, count: int) -> Items:
+    """Payloads and ids (chosen here, so every library gets the same ones), built untimed."""
+    return [(client.prepare(make_body(seq)), f"{prefix}-{seq:07d}") for seq in range(count)]
 
 
-def make_messages(client: Client, prefix: str, count: int) -> Tuple[List[Any], List[str]]:
-    """Payloads and ids for ``count`` messages, built before any timing starts."""
-    payloads = [client.prepare(make_body(index)) for index in range(count)]
-    return payloads, make_ids(prefix, count)
+class Tally:
+    """What clients did: the ids they added, received and deleted, and the calls that raised."""
+
+    def __init__(self, report: Optional[Result] = None) -> None:
+        report = report or {}
+        self.added: List[str] = list(report.get("added", []))
+        self.received: List[str] = list(report.get("received", []))
+        self.deleted: List[str] = list(report.get("deleted", []))
+        self.errors = int(report.get("errors", 0))
+
+    def absorb(self, others: Sequence[Tally]) -> Tally:
+        """Add other tallies' counts to this one; returns self."""
+        for other in others:
+            self.added += other.added
+            self.received += other.received
+            self.deleted += other.deleted
+            self.errors += other.errors
+        return self
+
+    def report(self, **flags: bool) -> Result:
+        """The tally as a child's JSON report, with how the child ended."""
+        return dict(vars(self), **flags)
 
 
-# -- single-process phases --------------------------------------------------------------------
+def delivery(added: Sequence[str], tally: Tally, left: Optional[Set[str]], drained: bool) -> Result:
+    """The exactly-once counts of a run.
+
+    ``duplicates``: ids deleted more than once; ``received_twice``: ids handed out more than
+    once; ``duplicated``: ids in either group. ``lost``: ids added that nobody deleted and that
+    are not ``left`` in the queue. ``clean``: no error, duplicate, loss or stranger, and, where
+    the run ``drained`` the queue, nothing left in it.
+    """
+
+    def repeated(ids: List[str]) -> Set[str]:
+        seen: Set[str] = set()
+        twice: Set[str] = set()
+        for item_id in ids:
+            (twice if item_id in seen else seen).add(item_id)
+        return twice
+
+    wanted, deleted = set(added), set(tally.deleted)
+    deleted_twice, received_twice = repeated(tally.deleted), repeated(tally.received)
+    counts: Result = {
+        "delivered": len(deleted),
+        "duplicates": len(deleted_twice),
+        "received_twice": len(received_twice),
+        "duplicated": len(deleted_twice | received_twice),
+        "lost": len(wanted - deleted - (left or set())),
+        "unexpected": len(set(tally.received) - wanted),
+        "remaining": None if left is None else len(left),
+        "errors": tally.errors,
+    }
+    faults = ("errors", "duplicated", "lost", "unexpected")
+    counts["clean"] = not any(counts[key] for key in faults) and not (drained and left)
+    return counts
 
 
-def run_enqueue(library: Library, args: argparse.Namespace) -> Dict[str, Any]:
-    """N x add, one call per message. Saves the filled queue as ``--template``."""
-    path = os.path.join(args.dir, library.queue_name)
-    client = library.open(path, args.durable)
-    payloads, ids = make_messages(client, "m", args.n)
-    stop = Budget(args.budget)
-    added = 0
-    for payload, item_id in zip(payloads, ids):
-        if stop.spent():
-            break
-        client.add(payload, item_id)
-        added += 1
-    seconds = stop.elapsed()
-    facts = client.facts()
-    client.close()
-    if added == args.n and args.template and not os.path.exists(args.template):
-        library.copy_queue(path, args.template)
-    return dict(timed_result(args, seconds, added, capped=added < args.n), **facts)
+def outcome(
+    args: argparse.Namespace, check: Result, seconds: float, processed: int, **extra: Any
+) -> Result:
+    """A phase's JSON result: msgs/s over N, or over what was processed when the run stopped
+    early (``partial``: the cap, the deadline, or calls that raised)."""
+    partial = bool(extra.pop("partial", processed < args.n))
+    rate = (processed if partial else args.n) / seconds if seconds > 0 else 0.0
+    timing = {"seconds": seconds, "msgs_per_s": rate, "processed": processed, "partial": partial}
+    return dict(check, phase=args.phase, n=args.n, budget=args.budget, **timing, **extra)
 
 
-def run_drain(library: Library, args: argparse.Namespace, batch: int) -> Dict[str, Any]:
-    """Receive ``batch`` at a time and delete them, until a receive comes back empty."""
-    path = os.path.join(args.dir, library.queue_name)
-    prepare_full_queue(library, path, args)
-    client = library.open(path, args.durable)
-    stop = Budget(args.budget)
-    deleted = 0
-    capped = False
-    while not capped:
-        received = client.receive(batch)
-        if not received:
-            break
-        if batch == 1:
-            deleted += client.delete_one(received[0])
-        else:
-            deleted += len(client.delete_batch(received))
-        capped = stop.spent()
-    seconds = stop.elapsed()
-    facts = client.facts()
-    client.close()
-    return dict(timed_result(args, seconds, deleted, capped), **facts)
-
-
-def prepare_full_queue(library: Library, path: str, args: argparse.Namespace) -> None:
-    """Put N messages in ``path``, untimed: a copy of ``--template``, made first if missing."""
-    template: Optional[str] = args.template
-    if template is None:
-        template = os.path.join(args.dir, "template-" + library.queue_name)
-    if not os.path.exists(template):
-        staging = template + ".staging"
-        client = library.open(staging, args.durable)
-        client.fill(*make_messages(client, "m", args.n))
-        client.close()
-        os.replace(staging, template)
-    library.copy_queue(template, path)
+# -- the loops --------------------------------------------------------------------------------
 
 
 class Budget:
@@ -231,226 +211,261 @@ class Budget:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.start = time.perf_counter()
-
-    def elapsed(self) -> float:
-        """Seconds since the stopwatch started."""
-        return time.perf_counter() - self.start
+        self.reached = False
 
     def spent(self) -> bool:
-        """Whether the cap, if any, has been reached."""
-        return self.seconds > 0 and self.elapsed() >= self.seconds
+        """Whether the cap, if any, has been reached (``reached`` remembers it)."""
+        if self.seconds > 0 and time.perf_counter() - self.start >= self.seconds:
+            self.reached = True
+        return self.reached
 
 
-def rate(n: int, processed: int, seconds: float, partial: bool) -> float:
-    """Messages per second: N / seconds for a complete run, processed / seconds for a capped one."""
-    if seconds <= 0:
-        return 0.0
-    return (processed if partial else n) / seconds
+def add_all(client: Client, items: Items, tally: Tally, stop: Budget, retry: bool = False) -> None:
+    """One add per message until the cap; an add that raises is counted, and retried if asked
+    (with the worker's own ids a retry is a no-op in libraries that deduplicate by id)."""
+    for payload, item_id in items:
+        while not stop.spent():
+            try:
+                tally.added.append(client.add(payload, item_id))
+            except Exception:
+                tally.errors += 1
+                if retry:
+                    continue
+            break
+        else:
+            return
 
 
-def timed_result(
-    args: argparse.Namespace, seconds: float, processed: int, capped: bool
-) -> Dict[str, Any]:
-    """The JSON result of a single-process phase; ``partial`` when the time cap stopped it."""
-    partial = capped and processed < args.n
-    return {
-        "phase": args.phase,
-        "n": args.n,
-        "seconds": seconds,
-        "msgs_per_s": rate(args.n, processed, seconds, partial),
-        "processed": processed,
-        "partial": partial,
-    }
+def drain_all(client: Client, batch: int, tally: Tally, stop: Budget) -> None:
+    """Receive ``batch`` at a time and delete, until a receive is empty (or raises) or the cap."""
+    while not stop.spent():
+        try:
+            received = client.receive(batch)
+        except Exception:
+            tally.errors += 1
+            return
+        if not received:
+            return
+        consume(client, received, batch, tally)
+
+
+def consume(client: Client, received: Sequence[Any], batch: int, tally: Tally) -> None:
+    """Delete what was received, recording ids received, ids deleted and deletes that raised.
+
+    With a batch size above 1 and a library that deletes in batches: one batch delete.
+    Otherwise one delete per message, each guarded, so one failure does not hide the others.
+    """
+    ids = [client.received_id(item) for item in received]
+    tally.received += ids
+    if batch > 1 and client.batch_delete:
+        try:
+            tally.deleted += client.delete_batch(received)
+        except Exception:
+            tally.errors += 1
+        return
+    for item, item_id in zip(received, ids):
+        try:
+            if client.delete_one(item):
+                tally.deleted.append(item_id)
+        except Exception:
+            tally.errors += 1
+
+
+Timing = Tuple[float, float, Tally, bool]
+
+
+def in_parallel(
+    clients: Sequence[Client], work: Callable[[int, Tally, Budget], None], cap: float
+) -> Timing:
+    """Run ``work(index, tally, stop)`` once per client, in threads released together.
+
+    Returns the wall seconds from the release until every client is done, the process's CPU
+    seconds over the same span (all threads), everyone's tally, and whether the cap stopped it.
+    """
+    tallies = [Tally() for _ in clients]
+    stop, gate = Budget(cap), threading.Barrier(len(clients))
+    start: List[float] = []
+
+    def run(index: int) -> None:
+        gate.wait()
+        if index == 0:
+            start.extend((time.perf_counter(), time.process_time()))
+        work(index, tallies[index], stop)
+
+    # The first client runs on this thread, so that a single client is timed without threads.
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(1, len(clients))]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    seconds, cpu = time.perf_counter() - start[0], time.process_time() - start[1]
+    return seconds, cpu, Tally().absorb(tallies), stop.reached
+
+
+# -- single-process phases --------------------------------------------------------------------
+
+
+def open_all(library: Library, args: argparse.Namespace) -> List[Client]:
+    """``threads`` clients of the run's queue, one connection each."""
+    path = os.path.join(args.dir, "queue")
+    return [library.open(args, path, args.durable) for _ in range(args.threads)]
+
+
+def finish(
+    args: argparse.Namespace,
+    clients: Sequence[Client],
+    timing: Timing,
+    expected: Sequence[str],
+    processed: int,
+) -> Result:
+    """Check what is left, read the library's settings, close the clients; the JSON result."""
+    seconds, cpu, tally, capped = timing
+    left = clients[0].stored_ids(expected)
+    check = delivery(expected, tally, left, drained=args.phase != "enqueue" and not capped)
+    facts = clients[0].facts()
+    for client in clients:
+        client.close()
+    return outcome(args, check, seconds, processed, cpu_seconds=cpu, capped=capped, facts=facts)
+
+
+def run_enqueue(library: Library, args: argparse.Namespace) -> Result:
+    """N adds, one call per message, shared by ``threads`` clients; saves the ``template``."""
+    clients = open_all(library, args)
+    parts = len(clients)
+    items = [  # N shared out, with the ids of one client as the ids of a single one
+        make_items(client, f"m{index}" if parts > 1 else "m", (args.n + index) // parts)
+        for index, client in enumerate(clients)
+    ]
+    timing = in_parallel(
+        clients, lambda i, tally, stop: add_all(clients[i], items[i], tally, stop), args.budget
+    )
+    result = finish(args, clients, timing, timing[2].added, len(timing[2].added))
+    if not result["partial"] and not args.server and not os.path.exists(args.template):
+        library.copy_queue(os.path.join(args.dir, "queue"), args.template)
+    return result
+
+
+def run_drain(library: Library, args: argparse.Namespace, batch: int) -> Result:
+    """Receive ``batch`` at a time and delete, until a receive comes back empty (every client),
+    from a queue of N filled before the clock starts."""
+    filled = fill_queue(library, os.path.join(args.dir, "queue"), args)
+    clients = open_all(library, args)
+    expected = filled if filled is not None else sorted(clients[0].stored_ids())
+    timing = in_parallel(
+        clients, lambda i, tally, stop: drain_all(clients[i], batch, tally, stop), args.budget
+    )
+    return finish(args, clients, timing, expected, len(timing[2].deleted))
+
+
+def fill_queue(library: Library, path: str, args: argparse.Namespace) -> Optional[List[str]]:
+    """Put N messages in ``path``: a copy of the ``template`` (filled first if missing), or, for
+    a queue behind a server (not a file to copy), the messages themselves (then their ids)."""
+    if not args.server and os.path.exists(args.template):
+        library.copy_queue(args.template, path)
+        return None
+    target = path if args.server else args.template + ".staging"
+    client = library.open(args, target, args.durable)
+    items = make_items(client, "m", args.n)
+    client.fill(items)
+    client.close()
+    if args.server:
+        return [item_id for _, item_id in items]
+    os.replace(target, args.template)
+    library.copy_queue(args.template, path)
+    return None
 
 
 # -- concurrency: a coordinator and its producer and consumer children -----------------------
 
 
-def run_concurrency(library: Library, args: argparse.Namespace) -> Dict[str, Any]:
+def run_concurrency(library: Library, args: argparse.Namespace) -> Result:
     """2 producers (N/2 each) and 2 consumers on one queue, with an exactly-once check.
 
-    The children start, open the queue and report ready; the clock starts when all four are told
+    The children start, open the queue and say ready; the clock starts when all four are told
     to go and stops when all four have exited (consumers exit once the producers are done and a
-    receive comes back empty, or at the deadline). Each child prints the ids it added, or the
-    ids it received and deleted.
+    receive comes back empty, or at the deadline). Each child reports its tally.
     """
-    path = os.path.join(args.dir, library.queue_name)
-    library.create(path, args.durable)
+    path = os.path.join(args.dir, "queue")
+    library.open(args, path, args.durable).close()
     halves = [args.n // 2, args.n - args.n // 2]
-    children = [spawn_child(args, "producer", index, halves[index]) for index in range(2)]
-    children += [spawn_child(args, "consumer", index, 0) for index in range(2)]
+    roles = [("producer", 0, halves[0]), ("producer", 1, halves[1])]
+    roles += [("consumer", 0, 0), ("consumer", 1, 0)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, args.script, json.dumps(dict(vars(args), phase=role, index=i, n=n))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            universal_newlines=True,
+        )
+        for role, i, n in roles
+    ]
     for child in children:
-        wait_ready(child)
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if line != "ready":
+            child.kill()
+            raise RuntimeError(f"child did not start: {line!r}")
     start = time.perf_counter()
     for child in children:
-        send_go(child)
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
     reports = [collect(child, (args.budget or _DEFAULT_CAP) + 30) for child in children]
     seconds = time.perf_counter() - start
-    remaining = library.remaining_ids(path)
-    return exactly_once_result(args, seconds, reports[:2], reports[2:], remaining)
+    tally = Tally().absorb([Tally(report) for report in reports])
+    partial = any(report.get("timed_out") or report.get("killed") for report in reports)
+    check = delivery(tally.added, tally, library.leftover(args, path), drained=not partial)
+    stuck = any(report.get("stuck") for report in reports)
+    extra = {"partial": partial, "capped": partial, "stuck": stuck}  # only the deadline stops early
+    return outcome(args, check, seconds, check["delivered"], **extra)
 
 
-def spawn_child(
-    args: argparse.Namespace, role: str, index: int, count: int
-) -> subprocess.Popen[str]:
-    """Start a producer or consumer: the same worker script, interpreter and environment."""
-    command = [sys.executable, args.script, role, "--dir", args.dir]
-    command += ["--n", str(count), "--impl", args.impl, "--durable", str(int(args.durable))]
-    command += ["--index", str(index), "--batch", str(args.batch)]
-    command += ["--budget", str(args.budget)]
-    return subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        universal_newlines=True,
-    )
-
-
-def wait_ready(child: subprocess.Popen[str]) -> None:
-    """Block until a child has opened its queue (its first stdout line)."""
-    assert child.stdout is not None
-    line = child.stdout.readline().strip()
-    if line != _READY:
-        child.kill()
-        raise RuntimeError(f"child did not start: {line!r}")
-
-
-def send_go(child: subprocess.Popen[str]) -> None:
-    """Release a waiting child."""
-    assert child.stdin is not None
-    child.stdin.write(_GO + "\n")
-    child.stdin.flush()  # collect() closes stdin
-
-
-def collect(child: subprocess.Popen[str], timeout: float) -> Message:
+def collect(child: subprocess.Popen[str], timeout: float) -> Result:
     """A child's JSON report; a child that overruns its deadline is killed and reports nothing."""
     try:
         output, _ = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()
-        return {"ids": [], "errors": 0, "killed": True}
-    report: Message = json.loads(output.strip().splitlines()[-1])
+        return {"killed": True}
+    report: Result = json.loads(output.strip().splitlines()[-1])
     return report
 
 
-def count_ids(reports: Iterable[Message], key: str) -> Dict[str, int]:
-    """How many times each id appears under ``key`` across the reports."""
-    counts: Dict[str, int] = {}
-    for report in reports:
-        for item_id in report.get(key, []):
-            counts[item_id] = counts.get(item_id, 0) + 1
-    return counts
-
-
-def exactly_once_result(
-    args: argparse.Namespace,
-    seconds: float,
-    producers: Sequence[Message],
-    consumers: Sequence[Message],
-    remaining: Optional[Set[str]],
-) -> Dict[str, Any]:
-    """Duplicates and lost messages (added, never deleted, not in the queue at the end).
-
-    ``duplicates``: ids deleted more than once. ``received_twice``: ids handed to consumers more
-    than once (whatever became of the deletes). ``duplicated``: ids in either group.
-    """
-    added: Set[str] = set()
-    for report in producers:
-        added.update(report["ids"])
-    deliveries = count_ids(consumers, "ids")
-    receipts = count_ids(consumers, "received")
-    left = remaining if remaining is not None else set()
-    reports = list(producers) + list(consumers)
-    partial = any(report.get("timed_out") or report.get("killed") for report in reports)
-    deleted_twice = {item_id for item_id, count in deliveries.items() if count > 1}
-    received_twice = {item_id for item_id, count in receipts.items() if count > 1}
-    return {
-        "phase": args.phase,
-        "n": args.n,
-        "seconds": seconds,
-        "msgs_per_s": rate(args.n, len(deliveries), seconds, partial),
-        "processed": len(deliveries),
-        "partial": partial,
-        "duplicates": len(deleted_twice),
-        "received_twice": len(received_twice),
-        "duplicated": len(deleted_twice | received_twice),
-        "lost": len(added - set(deliveries) - left),
-        "remaining": None if remaining is None else len(remaining),
-        "errors": sum(int(report["errors"]) for report in reports),
-        "stuck": any(report.get("stuck") for report in consumers),
-    }
-
-
 def await_go() -> None:
-    """Say ready, then wait for the coordinator's go line."""
-    print(_READY, flush=True)
+    """A child is ready (its queue open, its messages built): say so, wait for the go line."""
+    print("ready", flush=True)
     sys.stdin.readline()
 
 
-def done_marker(folder: str, index: int) -> str:
-    """The file a producer creates when it has added all its messages."""
-    return os.path.join(folder, f"producer-{index}.done")
-
-
-def run_producer(library: Library, args: argparse.Namespace) -> Dict[str, Any]:
-    """Add this producer's share one message at a time; report the ids whose add returned.
-
-    An add that raises is counted as an error and retried until the deadline (with the
-    worker's own ids, a retry is a no-op in libraries that deduplicate by id).
-    """
-    client = library.open(os.path.join(args.dir, library.queue_name), args.durable)
-    payloads, ids = make_messages(client, f"p{args.index}", args.n)
+def run_producer(library: Library, args: argparse.Namespace) -> Result:
+    """Add this producer's share one message at a time, retrying adds that raise."""
+    client = library.open(args, os.path.join(args.dir, "queue"), args.durable)
+    items = make_items(client, f"p{args.index}", args.n)
     await_go()
-    deadline = time.monotonic() + (args.budget or _DEFAULT_CAP)
-    added: List[str] = []
-    errors = 0
-    for payload, item_id in zip(payloads, ids):
-        while time.monotonic() < deadline:
-            try:
-                added.append(client.add(payload, item_id))
-            except Exception:
-                errors += 1
-                continue
-            break
-    with open(done_marker(args.dir, args.index), "w"):
+    tally = Tally()
+    add_all(client, items, tally, Budget(args.budget or _DEFAULT_CAP), retry=True)
+    with open(os.path.join(args.dir, f"producer-{args.index}.done"), "w"):
         pass
-    return {"ids": added, "errors": errors, "timed_out": len(added) < len(ids)}
+    return tally.report(timed_out=len(tally.added) < len(items))
 
 
-class Tally:
-    """What one consumer did: the ids it deleted and received, and the calls that raised."""
-
-    def __init__(self) -> None:
-        self.deleted: List[str] = []
-        self.received: List[str] = []
-        self.errors = 0
-
-    def report(self, timed_out: bool, stuck: bool = False) -> Dict[str, Any]:
-        """The consumer's JSON report."""
-        report: Dict[str, Any] = {"ids": self.deleted, "received": self.received}
-        report.update(errors=self.errors, timed_out=timed_out)
-        if stuck:
-            report["stuck"] = True
-        return report
-
-
-def run_consumer(library: Library, args: argparse.Namespace) -> Dict[str, Any]:
+def run_consumer(library: Library, args: argparse.Namespace) -> Result:
     """Receive and delete until the producers are done and the queue looks empty, or the deadline.
 
-    A receive or delete that raises (the original JSON library's readers can catch a half-written
-    file; SQLite can be busy) is counted as an error and retried; a delete that raises does not
-    count as a delivery. Once the producers are done, receives that have only raised for
-    ``_STUCK_AFTER`` seconds mean the queue will stay unreadable (nobody writes it any more): the
-    consumer stops and says so.
+    A receive that raises (the original JSON library's readers can catch a half-written file;
+    SQLite can be busy) is counted and retried. Once the producers are done, receives that have
+    only raised for ``_STUCK_AFTER`` seconds mean the queue will stay unreadable (nobody writes
+    it any more): the consumer stops and says so.
     """
-    client = library.open(os.path.join(args.dir, library.queue_name), args.durable)
+    client = library.open(args, os.path.join(args.dir, "queue"), args.durable)
+    markers = [os.path.join(args.dir, f"producer-{index}.done") for index in range(2)]
     await_go()
-    deadline = time.monotonic() + (args.budget or _DEFAULT_CAP)
-    tally = Tally()
+    stop, tally = Budget(args.budget or _DEFAULT_CAP), Tally()
     failing_since: Optional[float] = None
-    while time.monotonic() < deadline:
-        producers_done = all(os.path.exists(done_marker(args.dir, index)) for index in range(2))
+    while not stop.spent():
+        producers_done = all(os.path.exists(marker) for marker in markers)
         try:
             received = client.receive(args.batch)
         except Exception:
@@ -465,73 +480,78 @@ def run_consumer(library: Library, args: argparse.Namespace) -> Dict[str, Any]:
         elif producers_done:
             return tally.report(timed_out=False)
         else:
-            time.sleep(_IDLE_SLEEP)
+            time.sleep(0.002)
     return tally.report(timed_out=True)
 
 
-def consume(client: Client, received: Sequence[Any], batch: int, tally: Tally) -> None:
-    """Delete what was received, recording ids received, ids deleted and deletes that raised.
+# -- the server soak --------------------------------------------------------------------------
 
-    With a batch size above 1 and a library that deletes in batches: one batch delete.
-    Otherwise one delete per message, each guarded, so one failure does not hide the deletes
-    before it.
+
+def run_mixed(library: Library, args: argparse.Namespace) -> Result:
+    """``threads`` clients loop add, receive(1), delete for ``duration`` seconds, each request
+    timed; then one client drains what is left (untimed) and every id is checked."""
+    clients = open_all(library, args)
+    latencies: List[List[float]] = [[] for _ in clients]
+
+    def work(index: int, tally: Tally, stop: Budget) -> None:
+        client, seq, until = clients[index], 0, time.perf_counter() + args.duration
+        while time.perf_counter() < until:
+            item = (client.prepare(make_body(seq)), f"c{index}-{seq:07d}")
+            seq += 1
+            started = time.perf_counter()
+            add_all(client, [item], tally, stop)
+            added = time.perf_counter()
+            try:
+                received = client.receive(1)
+            except Exception:
+                tally.errors += 1
+                received = []
+            done = time.perf_counter()
+            latencies[index] += [added - started, done - added]
+            if received:
+                consume(client, received, 1, tally)
+                latencies[index].append(time.perf_counter() - done)
+
+    timing = in_parallel(clients, work, 0.0)
+    seconds, _, tally, _ = timing
+    drain_all(clients[0], 1, tally, Budget(_SOAK_DRAIN))
+    args.n = len(tally.added)  # the soak's N is what its clients managed to add
+    result = finish(args, clients, timing, tally.added, args.n)
+    ordered = sorted(value for part in latencies for value in part)
+    result.update(requests=len(ordered), requests_per_second=len(ordered) / seconds)
+    for name, fraction in (("p50_ms", 0.50), ("p99_ms", 0.99), ("max_ms", 1.0)):
+        rank = min(max(round(fraction * len(ordered) + 0.5) - 1, 0), len(ordered) - 1)
+        result[name] = ordered[rank] * 1000.0 if ordered else 0.0  # the nearest-rank percentile
+    return result
+
+
+PHASES: Dict[str, Callable[[Library, argparse.Namespace], Result]] = {
+    "enqueue": run_enqueue,
+    "drain1": lambda library, args: run_drain(library, args, 1),
+    "drain10": lambda library, args: run_drain(library, args, 10),
+    "concurrency": run_concurrency,
+    "producer": run_producer,
+    "consumer": run_consumer,
+    "mixed": run_mixed,
+}
+
+
+def main(argv: Sequence[str], libraries: Dict[str, Library], script: str) -> None:
+    """Run the phase that the JSON object ``argv[0]`` describes and print its result.
+
+    Its keys: ``phase``, ``dir`` (an empty folder for the run), ``n``, ``impl`` (a key of
+    ``libraries``), ``durable``, ``template`` (a filled queue to copy, or to make), ``batch``,
+    ``budget`` (a time cap in seconds, 0: none), ``threads``, ``duration`` (of the soak),
+    ``queue_type``, ``server`` and ``key`` (remote), ``visibility`` (seconds), ``index`` (of a
+    child). ``script`` is the worker file, which the coordinator starts again for its children.
     """
-    tally.received += [client.received_id(item) for item in received]
-    if batch > 1 and client.batch_delete:
-        try:
-            tally.deleted += client.delete_batch(received)
-        except Exception:
-            tally.errors += 1
-        return
-    for item in received:
-        try:
-            if client.delete_one(item):
-                tally.deleted.append(client.received_id(item))
-        except Exception:
-            tally.errors += 1
-
-
-# -- command line -----------------------------------------------------------------------------
-
-_PHASES = ("enqueue", "drain1", "drain10", "concurrency", "producer", "consumer")
-
-
-def parse_args(argv: Iterable[str], impls: Sequence[str], script: str) -> argparse.Namespace:
-    """The worker's command line; ``impls`` are the libraries the worker knows."""
-    parser = argparse.ArgumentParser(description="One benchmark workload; one JSON line out.")
-    parser.add_argument("phase", choices=_PHASES)
-    parser.add_argument("--dir", required=True, help="an empty folder for this run's files")
-    parser.add_argument("--n", type=int, required=True, help="number of messages")
-    parser.add_argument("--impl", choices=tuple(impls), default=impls[0])
-    parser.add_argument("--durable", type=int, choices=(0, 1), default=1)
-    parser.add_argument("--template", default=None, help="a filled queue to copy / create")
-    parser.add_argument("--batch", type=int, default=10, help="concurrency: receive size")
-    parser.add_argument("--budget", type=float, default=0.0, help="time cap in seconds; 0: none")
-    parser.add_argument("--index", type=int, default=0, help="producer/consumer number")
-    args = parser.parse_args(list(argv))
-    args.durable = bool(args.durable)
+    args = argparse.Namespace(**json.loads(argv[0]))
     args.script = os.path.abspath(script)
-    return args
-
-
-def main(argv: Iterable[str], libraries: Mapping[str, Callable[[], Library]], script: str) -> None:
-    """Run one phase with the library ``--impl`` names and print its result as one JSON line.
-
-    ``libraries`` maps each ``--impl`` name to a factory (the first is the default); ``script``
-    is the worker file, which the concurrency coordinator starts again for its children.
-    """
-    args = parse_args(argv, list(libraries), script)
-    library = libraries[args.impl]()
-    if args.phase == "enqueue":
-        result = run_enqueue(library, args)
-    elif args.phase in ("drain1", "drain10"):
-        result = run_drain(library, args, 1 if args.phase == "drain1" else 10)
-    elif args.phase == "concurrency":
-        result = run_concurrency(library, args)
-    elif args.phase == "producer":
-        result = run_producer(library, args)
-    else:
-        result = run_consumer(library, args)
+    library = libraries[args.impl]
+    result = PHASES[args.phase](library, args)
     if args.phase not in ("producer", "consumer"):
-        result["library"] = library.location()
+        imported: Any = importlib.import_module(library.module)
+        result["library"] = os.path.dirname(os.path.abspath(str(imported.__file__)))
+        version = f"{platform.python_implementation()} {platform.python_version()}"
+        result["python"] = f"{version} (SQLite {sqlite3.sqlite_version})"
     print(json.dumps(result), flush=True)

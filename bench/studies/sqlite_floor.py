@@ -1,8 +1,8 @@
-"""Where the SQLite time goes: each library against the bare SQL statements it runs.
+"""A study: where the SQLite time goes, each library against the bare SQL statements it runs.
 
-``sqlite_run.py`` compares whole libraries. This asks a narrower question: how fast could either
-library be if its Python cost nothing? For each operation it times, in one process and in turns
-(so the machine's load falls on every column alike):
+The ``sqlite`` suite of ``bench/run.py`` compares whole libraries. This asks a narrower question:
+how fast could either library be if its Python cost nothing? For each operation it times, in one
+process and in turns (so the machine's load falls on every column alike):
 
 - ``ours``: ``PyQueue(queue_type="sqlite", durable=False)``;
 - ``ours, bare SQL``: the statements our backend sends for the same calls (from its module),
@@ -14,39 +14,52 @@ All at ``synchronous=NORMAL`` in WAL mode, as litequeue runs. The bare columns a
 of each design: no library can beat its own statements. Their ratio is the best any rewrite of
 our Python could reach against litequeue.
 
-Run with the litequeue venv's interpreter and this checkout on ``PYTHONPATH`` (``sqlite_run.py``
-makes that venv); ``make bench`` does::
+It runs on the interpreter of the litequeue venv that the ``sqlite`` suite uses
+(``bench/.venv-litequeue``, Python 3.12), with this checkout's library; started by any other
+Python it makes that venv if needed and runs itself there::
 
-    PYTHONPATH=. bench/.venv-litequeue/bin/python bench/sqlite_floor.py
+    .venv/bin/python bench/studies/sqlite_floor.py [--n 5000] [--rounds 5] [--output FILE]
 
-Standard library only, plus the two libraries measured. Prints a Markdown table; ``--output``
-also writes it with the date and the command.
+It prints a Markdown table; ``--output`` also writes it with the date and the command (the
+last one is ``bench/results/sqlite-floor.md``). Not part of ``make bench``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
+import platform
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from _report import machine_facts
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# This checkout's library and the benchmark's shared helpers, whatever the interpreter.
+sys.path[:0] = [os.path.dirname(BENCH), BENCH]
+
+from _report import machine_facts, markdown_table  # noqa: E402
+from _venv import LITEQUEUE, ensure_venv, find_python  # noqa: E402
 
 #: One operation: set up a queue in a folder, then run the timed part; returns seconds.
 Phase = Callable[[str, int], float]
 BODY = {"task": "resize", "image": "photo-0001.jpg", "sizes": [64, 128, 256], "n": 0}
 
 
-def _timed(work: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
+def _timed(queue: Any, work: Callable[[], object]) -> float:
+    """Seconds ``work`` takes; then ``queue`` (a library's queue, or a connection) is closed."""
+    try:
+        start = time.perf_counter()
+        work()
+        return time.perf_counter() - start
+    finally:
+        queue.close()
 
 
 def _bare_connection(path: str) -> sqlite3.Connection:
@@ -69,10 +82,7 @@ def ours_add(folder: str, n: int) -> float:
     """``add_message`` n times."""
     queue = _ours(folder)
     bodies = [dict(BODY, n=i) for i in range(n)]
-    try:
-        return _timed(lambda: [queue.add_message(body) for body in bodies])
-    finally:
-        queue.close()
+    return _timed(queue, lambda: [queue.add_message(body) for body in bodies])
 
 
 def ours_drain(folder: str, n: int) -> float:
@@ -87,10 +97,7 @@ def ours_drain(folder: str, n: int) -> float:
                 return
             queue.delete_message(received[0]["ReceiptHandle"])
 
-    try:
-        return _timed(drain)
-    finally:
-        queue.close()
+    return _timed(queue, drain)
 
 
 def _ours_bare(folder: str) -> Tuple[sqlite3.Connection, Any]:
@@ -106,10 +113,7 @@ def ours_bare_add(folder: str, n: int) -> float:
     text = json.dumps(BODY, separators=(",", ":"))
     rows = [("default", str(uuid.uuid4()), "2026-01-01T00:00:00.000000", text) for _ in range(n)]
     sql = "INSERT OR IGNORE INTO messages (queue, id, timestamp, body) VALUES (?, ?, ?, ?)"
-    try:
-        return _timed(lambda: [db.execute(sql, row) for row in rows])
-    finally:
-        db.close()
+    return _timed(db, lambda: [db.execute(sql, row) for row in rows])
 
 
 def ours_bare_drain(folder: str, n: int) -> float:
@@ -146,10 +150,7 @@ def ours_bare_drain(folder: str, n: int) -> float:
             delete = {"queue": "default", "handle": handle, "seq": rows[0][0]}
             db.execute(backend._DELETE_BY_HANDLE, delete)
 
-    try:
-        return _timed(drain)
-    finally:
-        db.close()
+    return _timed(db, drain)
 
 
 # -- litequeue ----------------------------------------------------------------------------------
@@ -165,10 +166,7 @@ def lite_add(folder: str, n: int) -> float:
     """``put(text)`` n times (the JSON text made beforehand)."""
     queue = _lite(folder)
     texts = [json.dumps(dict(BODY, n=i)) for i in range(n)]
-    try:
-        return _timed(lambda: [queue.put(text) for text in texts])
-    finally:
-        queue.close()
+    return _timed(queue, lambda: [queue.put(text) for text in texts])
 
 
 def lite_drain(folder: str, n: int) -> float:
@@ -185,10 +183,7 @@ def lite_drain(folder: str, n: int) -> float:
                 return
             queue.done(message.message_id, claim_id=message.claim_id)
 
-    try:
-        return _timed(drain)
-    finally:
-        queue.close()
+    return _timed(queue, drain)
 
 
 # litequeue 0.14's statements (``_insert_message``, ``_pop_returning``, ``done``), with its
@@ -217,10 +212,7 @@ def lite_bare_add(folder: str, n: int) -> float:
     db = _lite_bare(folder)
     text = json.dumps(BODY)
     rows = [{"data": text, "message_id": str(uuid.uuid4()), "now": i} for i in range(n)]
-    try:
-        return _timed(lambda: [db.execute(_LITE_INSERT, row) for row in rows])
-    finally:
-        db.close()
+    return _timed(db, lambda: [db.execute(_LITE_INSERT, row) for row in rows])
 
 
 def lite_bare_drain(folder: str, n: int) -> float:
@@ -242,10 +234,7 @@ def lite_bare_drain(folder: str, n: int) -> float:
             claim = {"now": 2, "message_id": row[1], "claim_id": row[7]}
             db.execute(_LITE_DONE, claim)
 
-    try:
-        return _timed(drain)
-    finally:
-        db.close()
+    return _timed(db, drain)
 
 
 COLUMNS: List[Tuple[str, Dict[str, Phase]]] = [
@@ -273,45 +262,46 @@ def measure(n: int, rounds: int) -> Dict[Tuple[str, str], float]:
 def render(best: Dict[Tuple[str, str], float]) -> str:
     """The Markdown table: rates, then the two ratios that matter."""
     names = [column for column, _ in COLUMNS]
-    head = ["workload (msgs/s)", *names, "ours / litequeue", "bare ours / bare litequeue"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = [["workload (msgs/s)", *names, "ours / litequeue", "bare ours / bare litequeue"]]
     for operation, label in ROWS.items():
         rates = [best[(name, operation)] for name in names]
         ours, bare, lite, lite_bare = rates
         cells = [f"{rate:,.0f}" for rate in rates]
-        cells += [f"{ours / lite:.2f}x", f"{bare / lite_bare:.2f}x"]
-        lines.append("| " + " | ".join([label, *cells]) + " |")
+        rows.append([label, *cells, f"{ours / lite:.2f}x", f"{bare / lite_bare:.2f}x"])
     ceiling = [best[("ours, bare SQL", op)] / best[("litequeue", op)] for op in ROWS]
-    lines.append("")
-    lines.append(
-        "Ceiling (bare ours against the litequeue library): "
+    return (
+        markdown_table(rows)
+        + "\n\nCeiling (bare ours against the litequeue library): "
         + ", ".join(f"{op} {ratio:.2f}x" for op, ratio in zip(ROWS, ceiling))
         + ". No Python on top of our statements can be faster than they are alone."
     )
-    return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Measure, print the table, and write it when asked."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """Measure, print the table, and write it when asked; on litequeue's interpreter."""
+    words = sys.argv[1:] if argv is None else argv
+    if importlib.util.find_spec("litequeue") is None:
+        venv = os.path.join(BENCH, ".venv-" + LITEQUEUE.venv)
+        python = ensure_venv(venv, LITEQUEUE, find_python("3.12"))
+        return subprocess.call([python, os.path.abspath(__file__), *words])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=5000, help="messages per measurement")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the best counts")
     parser.add_argument("--output", help="also write the table here, with the date and command")
-    args = parser.parse_args(argv)
-    best = measure(args.n, args.rounds)
-    table = render(best)
+    args = parser.parse_args(words)
+    table = render(measure(args.n, args.rounds))
     print(table)
     if args.output:
         facts = machine_facts()
+        command = " ".join(["python bench/studies/sqlite_floor.py", *words])
         header = [
             "# SQLite: each library against its own bare SQL",
             "",
             f"- Date: {facts.date}",
-            "- Command: `PYTHONPATH=. bench/.venv-litequeue/bin/python bench/sqlite_floor.py"
-            + "".join(f" {arg}" for arg in (argv if argv is not None else sys.argv[1:]))
-            + "`",
-            f"- {facts.python}, SQLite {sqlite3.sqlite_version}; {facts.cores} cores,"
-            f" {facts.cpu}; load average (1/5/15 min) at the end: {facts.load}",
+            f"- Command: `{command}`",
+            f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version};"
+            f" {facts.cores} cores, {facts.cpu}; load average (1/5/15 min) at the end:"
+            f" {facts.load}",
             f"- N={args.n:,} per measurement, best of {args.rounds} rounds, the columns taking"
             " turns; synchronous=NORMAL, WAL.",
             "",
