@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
@@ -18,6 +19,7 @@ from pyqueue_client import (
     QueuePathError,
     StorageError,
 )
+from pyqueue_client._backends import local_json
 from pyqueue_client._storage import atomic
 
 from .conftest import FakeClock
@@ -503,3 +505,96 @@ def test_left_over_previous_file_is_replaced(tmp_path: Path, clock: FakeClock) -
     queue.add_message({"n": 2}, item_id="b")
     assert [m["id"] for m in queue.get_messages()] == ["a", "b"]
     assert not (tmp_path / ".queue.json.prev").exists()
+
+
+# -- moves between two files (dead letters, redrive) ----------------------------------------------
+
+
+def _poisoned(tmp_path: Path, clock: FakeClock) -> Tuple[PyQueue, PyQueue]:
+    """A queue whose one message is due for its dead-letter queue at the next receive."""
+    queue = PyQueue(tmp_path / "jobs.json", durable=False, clock=clock)
+    dead = PyQueue(tmp_path / "dead.json", durable=False, clock=clock)
+    queue.set_queue_attributes(max_receive_count=1, dead_letter_queue=str(tmp_path / "dead.json"))
+    queue.add_message({"n": 1}, item_id="poison")
+    queue.receive_messages(visibility_timeout=0)
+    return queue, dead
+
+
+@pytest.mark.parametrize("fail_at", ["journal", "source", "target"])
+def test_a_move_cut_short_is_finished_by_the_next_call(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, fail_at: str
+) -> None:
+    """Whatever write a crash interrupts, the message ends in exactly one of the two files."""
+    queue, dead = _poisoned(tmp_path, clock)
+    real_write = atomic.write_atomic
+    writes: List[str] = []
+
+    def failing_write(path: str, pieces: Any, durable: bool) -> Any:
+        kind = (
+            "journal"
+            if path.endswith(local_json.MOVING_SUFFIX)
+            else "target"
+            if path.endswith("dead.json")
+            else "source"
+        )
+        writes.append(kind)
+        if kind == fail_at:
+            raise OSError(28, "No space left on device")
+        return real_write(path, pieces, durable)
+
+    monkeypatch.setattr(local_json, "write_atomic", failing_write)
+    with pytest.raises(StorageError):
+        queue.receive_messages()
+    monkeypatch.undo()
+    assert writes[-1] == fail_at
+    journal = tmp_path / ("jobs.json" + local_json.MOVING_SUFFIX)
+    assert journal.exists() == (fail_at != "journal")
+    # the next call on either queue sees the message in one place only
+    assert queue.receive_messages() == []
+    assert not journal.exists()
+    assert queue.check_existence(["poison"]) == []
+    assert [m["id"] for m in dead.get_messages()] == ["poison"]
+
+
+def test_a_journal_that_cannot_be_read_is_reported(tmp_path: Path, clock: FakeClock) -> None:
+    queue, _ = _poisoned(tmp_path, clock)
+    journal = tmp_path / ("jobs.json" + local_json.MOVING_SUFFIX)
+    journal.write_text("{not json")
+    with pytest.raises(QueueCorruptedError, match="move journal"):
+        queue.get_queue_info()
+    assert journal.read_text() == "{not json"
+
+
+def test_attributes_file_that_is_not_json_is_reported(tmp_path: Path) -> None:
+    queue = PyQueue(tmp_path / "jobs.json", durable=False)
+    queue.set_queue_attributes(visibility_timeout=5)
+    attributes = tmp_path / ("jobs.json" + local_json.ATTRIBUTES_SUFFIX)
+    attributes.write_text("[1, 2")
+    with pytest.raises(QueueCorruptedError, match="attributes"):
+        queue.get_queue_attributes()
+    assert attributes.read_text() == "[1, 2"
+
+
+def test_two_queues_that_dead_letter_into_each_other_never_deadlock(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Each file's lock is taken in path order, whichever queue moves."""
+    first = PyQueue(tmp_path / "a.json", durable=False, clock=clock)
+    second = PyQueue(tmp_path / "b.json", durable=False, clock=clock)
+    first.set_queue_attributes(max_receive_count=1, dead_letter_queue=str(tmp_path / "b.json"))
+    second.set_queue_attributes(max_receive_count=1, dead_letter_queue=str(tmp_path / "a.json"))
+
+    def churn(queue: PyQueue) -> None:
+        for n in range(30):
+            queue.add_message({"n": n})
+            queue.receive_messages(visibility_timeout=0)
+            queue.receive_messages(visibility_timeout=0)
+
+    threads = [threading.Thread(target=churn, args=(q,)) for q in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    total = first.get_queue_info()["message_count"] + second.get_queue_info()["message_count"]
+    assert total == 60  # every message is in one of the two files, once
