@@ -620,6 +620,12 @@ def _queue_file(queue_file: Optional[StrPath], default: Optional[str]) -> Option
         raise ConfigurationError(f"queue_file must be a path, not {queue_file!r}") from None
     if not isinstance(path, str) or not path:
         raise ConfigurationError(f"queue_file must be a non-empty text path, not {queue_file!r}")
+    if path.lower() in _BACKENDS and not os.path.exists(path):
+        # PyQueue("sqlite") passes "sqlite" as queue_file, the first positional argument
+        raise ConfigurationError(
+            f"queue_file {path!r} is the name of a queue type: to choose the type, write "
+            f"PyQueue(queue_type={path.lower()!r}); to use a file of that name, create it first"
+        )
     return path
 
 

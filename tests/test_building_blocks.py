@@ -184,6 +184,7 @@ def test_lock_wait_is_logged_at_debug(tmp_path: Path, caplog: pytest.LogCaptureF
 def test_queue_lock_timeout_writes_nothing(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "queue.json"
     queue = PyQueue(queue_file=path, durable=False, lock_timeout=0.1, clock=clock)
+    queue.remove_message(queue.add_message({"n": 0}))  # the file and its lock file exist
     before = path.read_bytes()
     with FileLock(str(path) + ".lock", timeout=1).held():
         with pytest.raises(LockTimeoutError) as caught:

@@ -13,6 +13,7 @@ import pytest
 
 from pyqueue_client import (
     QUEUE_FILE_PATH,
+    ConfigurationError,
     PyQueue,
     PyQueueError,
     QueueCorruptedError,
@@ -61,10 +62,23 @@ def test_file_is_the_readme_format_one_message_per_line(tmp_path: Path, clock: F
     assert stored[1]["current_receipt_handle"] is None
 
 
-def test_new_file_is_created_empty(tmp_path: Path, clock: FakeClock) -> None:
+def test_reading_a_queue_that_does_not_exist_creates_nothing(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A typo in a path must not leave files behind: only the first write creates the file."""
     path = tmp_path / "queue.json"
-    _queue(path, clock)
-    assert json.loads(path.read_text()) == []
+    queue = _queue(path, clock)
+    assert queue.get_messages() == []
+    assert queue.get_message("a") is None
+    assert queue.has_message("a") is False
+    assert queue.check_existence(["a"]) == []
+    assert queue.get_queue_info()["message_count"] == 0
+    assert queue.health_check() is True
+    assert queue.get_queue_attributes()["visibility_timeout"] == 30
+    assert queue.redrive_messages() == 0
+    assert list(tmp_path.iterdir()) == []
+    queue.add_message({"n": 1}, item_id="a")
+    assert json.loads(path.read_text())[0]["id"] == "a"
 
 
 def test_empty_and_blank_files_are_empty_queues(tmp_path: Path, clock: FakeClock) -> None:
@@ -172,6 +186,8 @@ def test_default_queue_file_is_queue_json(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     queue = PyQueue()
     assert queue.queue_file == "queue.json"
+    assert not (tmp_path / "queue.json").exists()  # created by the first write
+    queue.add_message({"n": 1})
     assert (tmp_path / "queue.json").exists()
 
 
@@ -355,7 +371,7 @@ def test_write_error_on_temp_file_is_reported(
         queue.add_message({"n": 1})
     monkeypatch.undo()
     assert queue.get_messages() == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["queue.json", "queue.json.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["queue.json.lock"]
 
 
 def test_durable_writes_fsync_file_and_folder(
@@ -382,8 +398,9 @@ def test_durable_writes_fsync_file_and_folder(
 def test_file_permissions_are_kept(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "queue.json"
     queue = _queue(path, clock)
-    path.chmod(0o640)
     queue.add_message({"n": 1})
+    path.chmod(0o640)
+    queue.add_message({"n": 2})
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
@@ -408,6 +425,7 @@ def test_folder_removed_later_is_a_storage_error(tmp_path: Path, clock: FakeCloc
     folder = tmp_path / "sub"
     folder.mkdir()
     queue = _queue(folder / "queue.json", clock)
+    queue.add_message({"n": 1})
     queue.close()
     (folder / "queue.json").unlink()
     (folder / "queue.json.lock").unlink()
@@ -481,8 +499,9 @@ def test_crash_inside_a_fast_write_leaves_the_old_state(tmp_path: Path, clock: F
     path.rename(tmp_path / ".queue.json.prev")
     (tmp_path / ".queue.json.next").write_bytes(b'[\n{"id": "half-writ')
     queue = _queue(path, clock)  # construction must not create an empty file over the old state
+    assert not path.exists()
+    assert [m["id"] for m in queue.get_messages()] == ["a"]  # the read puts the old state back
     assert path.read_bytes() == old
-    assert [m["id"] for m in queue.get_messages()] == ["a"]
     queue.add_message({"n": 2}, item_id="b")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["queue.json", "queue.json.lock"]
 
@@ -598,3 +617,26 @@ def test_two_queues_that_dead_letter_into_each_other_never_deadlock(
     assert not any(thread.is_alive() for thread in threads)
     total = first.get_queue_info()["message_count"] + second.get_queue_info()["message_count"]
     assert total == 60  # every message is in one of the two files, once
+
+
+def test_a_sqlite_database_names_the_queue_type_that_opens_it(tmp_path: Path) -> None:
+    path = tmp_path / "queue.db"
+    with PyQueue(path, queue_type="sqlite") as sqlite_queue:
+        sqlite_queue.add_message({"n": 1})
+    before = path.read_bytes()
+    queue = PyQueue(path)
+    with pytest.raises(ConfigurationError, match="queue_type='sqlite'"):
+        queue.get_messages()
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["sqlite", "memory", "Remote", "local"])
+def test_a_queue_file_named_like_a_queue_type_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match=f"PyQueue\\(queue_type='{name.lower()}'\\)"):
+        PyQueue(name)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / name).write_text("[]")
+    assert PyQueue(name).get_messages() == []  # an existing file of that name is used

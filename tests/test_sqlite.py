@@ -14,6 +14,7 @@ from typing import Any, List
 import pytest
 
 from pyqueue_client import (
+    ConfigurationError,
     LockTimeoutError,
     PyQueue,
     QueueCorruptedError,
@@ -59,6 +60,10 @@ def test_default_file_is_queue_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     queue = PyQueue(queue_type="sqlite")
     assert queue.queue_file == "queue.db"
+    assert not (tmp_path / "queue.db").exists()  # made by the first write, not by reads
+    assert queue.get_queue_info()["message_count"] == 0
+    assert not (tmp_path / "queue.db").exists()
+    queue.clear_queue()
     assert (tmp_path / "queue.db").exists()
     info = queue.get_queue_info()
     assert info["queue_type"] == "sqlite"
@@ -194,7 +199,8 @@ def _schema_names(path: Path) -> List[str]:
 
 def _new_database(tmp_path: Path) -> Path:
     path = tmp_path / "new.db"
-    PyQueue(queue_file=path, queue_type="sqlite").close()
+    with PyQueue(queue_file=path, queue_type="sqlite") as queue:
+        queue.clear_queue()
     return path
 
 
@@ -288,7 +294,8 @@ def _foreign_database(path: Path) -> None:
 
 
 def _our_schema_then(path: Path, statement: str) -> None:
-    PyQueue(queue_file=path, queue_type="sqlite").close()
+    with PyQueue(queue_file=path, queue_type="sqlite") as queue:
+        queue.clear_queue()  # a write: the file and its schema exist from here on
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute(statement)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -298,7 +305,6 @@ def _our_schema_then(path: Path, statement: str) -> None:
     ("make", "reason"),
     [
         (lambda path: path.write_bytes(b"not a database at all" * 100), "not a SQLite database"),
-        (lambda path: path.write_bytes(b"[]\n"), "not a SQLite database"),
         (_foreign_database, "another application"),
         (lambda path: _our_schema_then(path, "PRAGMA user_version = 7"), "newer"),
         (
@@ -485,3 +491,30 @@ def test_a_sibling_handle_cannot_be_forged(tmp_path: Path, queue_type: str) -> N
     assert queue.get_queue_info()["message_count"] == 2
     assert queue.delete_message(second["ReceiptHandle"]) is True
     queue.close()
+
+
+def test_reading_a_database_that_does_not_exist_creates_nothing(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    queue = _queue(tmp_path / "typo.db", clock)
+    assert queue.get_messages() == []
+    assert queue.get_message("a") is None
+    assert queue.has_message("a") is False
+    assert queue.check_existence(["a"]) == []
+    assert queue.get_queue_info()["message_count"] == 0
+    assert queue.health_check() is True
+    assert queue.get_queue_attributes()["delay_seconds"] == 0
+    assert queue._store.queue_names() == []
+    queue.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"[]\n", b'[\n{"id": "a"}\n]\n', b"\xef\xbb\xbf  [ ]"])
+def test_a_json_queue_file_names_the_queue_type_that_opens_it(
+    tmp_path: Path, clock: FakeClock, content: bytes
+) -> None:
+    path = tmp_path / "queue.json"
+    path.write_bytes(content)
+    with pytest.raises(ConfigurationError, match="queue_type='local'"):
+        _queue(path, clock)
+    assert path.read_bytes() == content

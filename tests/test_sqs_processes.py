@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -138,7 +137,7 @@ def test_moves_between_two_files_survive_sigkill(tmp_path: Path) -> None:
             "--prefix", f"r{round_number}",
         )  # fmt: skip
         time.sleep(0.3 + rng.random() * 0.5)
-        mover.send_signal(signal.SIGKILL)
+        mover.kill()  # SIGKILL
         mover.communicate(timeout=10)
         added: Set[str] = set(log.read_text().split())
         with open_queue("local", store) as queue, open_queue("local", dead_name) as dead:

@@ -73,16 +73,20 @@ class StatefulQueue(ABC):
         self._changes.notify()
         return ids
 
+    def _reading(self) -> ContextManager[QueueState]:
+        """A transaction for a call that only reads (a subclass may skip creating storage)."""
+        return self._transaction()
+
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
-        with self._transaction() as state:
+        with self._reading() as state:
             return state.peek(max_messages, offset)
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
-        with self._transaction() as state:
+        with self._reading() as state:
             return state.get(item_id)
 
     def check_existence(self, item_ids: Sequence[str]) -> List[str]:
-        with self._transaction() as state:
+        with self._reading() as state:
             return state.existing(item_ids)
 
     def receive_messages(
@@ -136,7 +140,7 @@ class StatefulQueue(ABC):
         return deliveries
 
     def _next_visible_in(self) -> Optional[float]:
-        with self._transaction() as state:
+        with self._reading() as state:
             moment = state.next_visible_at(self._clock())
         return seconds_until(moment, self._clock)
 
@@ -154,7 +158,7 @@ class StatefulQueue(ABC):
 
     def redrive_messages(self, max_messages: Optional[int]) -> int:
         """Move dead letters back to the queues they came from, oldest first."""
-        with self._transaction() as state:
+        with self._reading() as state:
             by_source = state.dead_letters(max_messages)
         return sum(self._redrive_to(source, ids) for source, ids in by_source.items())
 
@@ -181,12 +185,12 @@ class StatefulQueue(ABC):
             state.clear()
 
     def get_queue_info(self) -> QueueInfo:
-        with self._transaction() as state:
+        with self._reading() as state:
             return self._info(state.counts(self._clock()))
 
     def health_check(self) -> bool:
         try:
-            with self._transaction():
+            with self._reading():
                 return True
         except Exception:
             return False
@@ -197,7 +201,7 @@ class StatefulQueue(ABC):
         return True
 
     def export_records(self) -> List[Record]:
-        with self._transaction() as state:
+        with self._reading() as state:
             return state.export_records()
 
     def import_records(self, records: Sequence[Record]) -> int:

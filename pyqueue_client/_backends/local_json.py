@@ -27,10 +27,10 @@ from .._semantics import (
     attributes_json,
     changed_attributes,
 )
-from .._storage.atomic import FileStamp, file_stamp, recover, write_atomic
+from .._storage.atomic import FileStamp, file_stamp, has_backup, recover, write_atomic
 from .._storage.json_format import FormatError, decode, encode, encode_record
 from .._storage.lock import FileLock
-from .._storage.paths import check_queue_path
+from .._storage.paths import check_queue_path, format_of, opened_with_the_wrong_type
 from .._times import Clock
 from .._types import QueueAttributes, QueueInfo
 from ._stateful import StatefulQueue, Take, give
@@ -100,20 +100,25 @@ class LocalJsonQueue(StatefulQueue):
         self._lock = FileLock(path + ".lock", lock_timeout)
         self._snapshot: Optional[_Snapshot] = None
         self._attributes_seen: Optional[Tuple[Optional[FileStamp], QueueAttributes]] = None
-        self._create_if_missing()
 
     @property
     def path(self) -> str:
         """The queue file's path, as given."""
         return self._path
 
-    def _create_if_missing(self) -> None:
-        """Create an empty queue file, as the original library did, so the path is checked now."""
-        if os.path.exists(self._path):
+    @contextmanager
+    def _reading(self) -> Iterator[QueueState]:
+        """A read of a queue whose file does not exist (and no crashed write or move left
+        anything behind) sees an empty queue and creates nothing, not even the lock file."""
+        if os.path.isdir(os.path.dirname(os.path.abspath(self._path))) and not (
+            os.path.exists(self._path)
+            or has_backup(self._path)
+            or os.path.exists(self._path + MOVING_SUFFIX)
+        ):
+            yield QueueState()
             return
-        with self._lock.held():
-            if not os.path.exists(self._path) and not self._recover():
-                self._write(encode([]))
+        with self._transaction() as state:
+            yield state
 
     @contextmanager
     def _transaction(self) -> Iterator[QueueState]:
@@ -203,9 +208,9 @@ class LocalJsonQueue(StatefulQueue):
         return counts.info("local", {"queue_file": self._path}, size)
 
     def read_attributes(self) -> QueueAttributes:
-        """The attributes stored beside the queue (the defaults when there are none)."""
-        with self._lock.held():
-            return self._read_attributes()
+        """The attributes stored beside the queue (the defaults when there are none). Written
+        by an atomic replace, so read without the lock."""
+        return self._read_attributes()
 
     def _attributes(self) -> QueueAttributes:
         """The stored attributes, read again only when their file changed (one stat a call)."""
@@ -287,6 +292,8 @@ class LocalJsonQueue(StatefulQueue):
         try:
             decoded = decode(data)
         except FormatError as exc:
+            if format_of(data[:64]) == "sqlite":
+                raise opened_with_the_wrong_type(self._path, "sqlite", "local JSON") from None
             raise QueueCorruptedError(self._path, str(exc)) from None
         # Upgraded records have no reusable line, so the next write serializes them; reading
         # alone never rewrites the file.

@@ -86,7 +86,7 @@ class SqliteStore:
 
     def queue_names(self) -> List[str]:
         """The queues that hold messages or have attributes, sorted."""
-        with self.db.statements(1) as db:
+        with self.db.statements(1, write=False) as db:
             return [
                 row[0]
                 for row in db.execute(
@@ -95,7 +95,7 @@ class SqliteStore:
             ]
 
     def get_attributes(self, name: str) -> QueueAttributes:
-        with self.db.statements(1) as db:
+        with self.db.statements(1, write=False) as db:
             row = db.execute(sql.ATTRIBUTES, {"queue": name}).fetchone()
         return attributes_from_json(None if row is None else row[0])
 
@@ -152,7 +152,7 @@ class SqliteQueue:
 
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         limit = -1 if max_messages is None else max_messages
-        with self._db.statements(1) as db:
+        with self._db.statements(1, write=False) as db:
             rows = db.execute(
                 f"SELECT {_STORED} FROM messages WHERE queue = ? ORDER BY seq LIMIT ? OFFSET ?",
                 (self._queue, limit, offset),
@@ -160,7 +160,7 @@ class SqliteQueue:
         return [_stored(row) for row in rows]
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
-        with self._db.statements(1) as db:
+        with self._db.statements(1, write=False) as db:
             row = db.execute(
                 f"SELECT {_STORED} FROM messages WHERE queue = ? AND id = ?", (self._queue, item_id)
             ).fetchone()
@@ -286,7 +286,7 @@ class SqliteQueue:
         return seconds_until(moment, self._clock)
 
     def _attributes(self) -> QueueAttributes:
-        with self._db.statements(1) as db:
+        with self._db.statements(1, write=False) as db:
             row = db.execute(sql.ATTRIBUTES, {"queue": self._queue}).fetchone()
         return attributes_from_json(None if row is None else row[0])
 
@@ -386,7 +386,7 @@ class SqliteQueue:
 
     def get_queue_info(self) -> QueueInfo:
         params = {"queue": self._queue, "now": format_time(self._clock())}
-        with self._db.statements(1) as db:
+        with self._db.statements(1, write=False) as db:
             count, visible, never, receives, delayed = db.execute(sql.COUNTS, params).fetchone()
         counts = Counts(count, int(visible), int(never), int(receives), int(delayed))
         where = {"queue_file": self._db.path, "queue_name": self._queue}

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Iterable, Optional, Tuple
 
-__all__ = ["FileStamp", "file_stamp", "recover", "write_atomic"]
+__all__ = ["FileStamp", "file_stamp", "has_backup", "recover", "write_atomic"]
 
 #: What identifies one version of a file we wrote: (inode, size, mtime in ns).
 FileStamp = Tuple[int, int, int]
@@ -68,6 +68,11 @@ def write_atomic(path: str, pieces: Iterable[bytes], durable: bool) -> FileStamp
     else:
         _swap_in(staged, path)
     return stamp
+
+
+def has_backup(path: str) -> bool:
+    """Whether a fast-mode write that a crash interrupted left the old contents aside."""
+    return os.path.exists(_sibling(path, "prev"))
 
 
 def recover(path: str) -> bool:

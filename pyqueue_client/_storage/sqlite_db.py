@@ -31,7 +31,7 @@ from typing import (
 )
 
 from .._errors import LockTimeoutError, QueueCorruptedError, StorageError
-from .paths import check_queue_path
+from .paths import check_queue_path, format_of, opened_with_the_wrong_type
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "Database"]
 
@@ -131,8 +131,13 @@ class Database:
         self._finalizer = weakref.finalize(
             self, _close_connections, self._opened, self._opened_lock, self._pid
         )
+        self._empty: Optional[sqlite3.Connection] = None
         check_queue_path(path)
-        self._connection()  # open now, so a bad file is reported by the constructor
+        self._open_lock = threading.Lock()
+        if os.path.exists(path):
+            self._connection()  # open now, so a bad file is reported by the constructor
+        else:
+            _check_writable(path)  # a file that could never be made is refused now
 
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
@@ -143,6 +148,7 @@ class Database:
             # a new list: the parent's connections stay the parent's to close
             self._opened = []
             self._opened_lock = threading.Lock()
+            self._open_lock = threading.Lock()
             self._finalizer.detach()
             self._finalizer = weakref.finalize(
                 self, _close_connections, self._opened, self._opened_lock, self._pid
@@ -154,8 +160,12 @@ class Database:
         return connection
 
     def _open_counted(self) -> sqlite3.Connection:
-        """A new connection, counted among those ``close()`` closes."""
-        connection = self._open()
+        """A new connection, counted among those ``close()`` closes.
+
+        One at a time in this process: the first connections to a new file create its schema
+        and switch it to WAL, which cannot wait for a busy lock like other statements."""
+        with self._open_lock:
+            connection = self._open()
         with self._opened_lock:
             self._opened.append(connection)
         return connection
@@ -195,9 +205,25 @@ class Database:
                 raise
         return connection
 
+    def _absent(self) -> bool:
+        """Whether the file does not exist yet (a read then sees an empty database)."""
+        return not self._opened and not os.path.exists(self.path)
+
+    def _nothing(self) -> sqlite3.Connection:
+        """An empty database in memory, with our schema: what a read of a missing file sees,
+        so reading never creates the file."""
+        if self._empty is None:
+            empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            _create_schema(empty)
+            self._empty = empty
+        return self._empty
+
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """A connection inside ``BEGIN`` (``BEGIN IMMEDIATE`` to ``write``) ... ``COMMIT``."""
+        if not write and self._absent():
+            yield self._nothing()
+            return
         pool = self._pool
         connection = self._connection() if pool is None else pool.borrow()
         try:
@@ -212,6 +238,8 @@ class Database:
         statement atomic by itself, and the ``BEGIN`` and ``COMMIT`` would cost two more calls."""
         if count > 1:
             return self.transaction(write)
+        if not write and self._absent():
+            return Translated(self.path, self.lock_timeout, self._nothing())
         pool = self._pool
         if pool is None:
             return Translated(self.path, self.lock_timeout, self._connection())
@@ -223,6 +251,9 @@ class Database:
             # a call holds a connection for its statements: at most a lock wait, then some
             self._pool.wait_idle(self.lock_timeout + 5.0)
         _close_connections(self._opened, self._opened_lock, self._pid)
+        if self._empty is not None:
+            self._empty.close()
+            self._empty = None
         self._local = threading.local()
         if self._pool is not None:
             self._pool.forget()
@@ -305,6 +336,8 @@ def _check_header(path: str) -> None:
     except OSError as exc:
         raise StorageError(f"cannot read queue file {path!r}: {exc.strerror}", path) from exc
     if header and header != _SQLITE_HEADER:
+        if format_of(header) == "local":
+            raise opened_with_the_wrong_type(path, "local", "SQLite")
         raise QueueCorruptedError(path, "not a SQLite database")
 
 
