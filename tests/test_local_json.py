@@ -62,12 +62,14 @@ def test_file_is_the_readme_format_one_message_per_line(tmp_path: Path, clock: F
     assert stored[1]["current_receipt_handle"] is None
 
 
+@pytest.mark.parametrize("queue_type", ["local", "sqlite"])
 def test_reading_a_queue_that_does_not_exist_creates_nothing(
-    tmp_path: Path, clock: FakeClock
+    tmp_path: Path, clock: FakeClock, queue_type: str
 ) -> None:
-    """A typo in a path must not leave files behind: only the first write creates the file."""
-    path = tmp_path / "queue.json"
-    queue = _queue(path, clock)
+    """A typo in a path must not leave files behind: only the first write creates the file
+    (a JSON queue and its lock file, a SQLite database); a SQLite file is checked here too."""
+    path = tmp_path / "queue.file"
+    queue = PyQueue(path, queue_type=queue_type, clock=clock)  # type: ignore[call-overload]
     assert queue.get_messages() == []
     assert queue.get_message("a") is None
     assert queue.has_message("a") is False
@@ -76,9 +78,12 @@ def test_reading_a_queue_that_does_not_exist_creates_nothing(
     assert queue.health_check() is True
     assert queue.get_queue_attributes()["visibility_timeout"] == 30
     assert queue.redrive_messages() == 0
+    assert queue._store.queue_names() == ([str(path)] if queue_type == "local" else [])
     assert list(tmp_path.iterdir()) == []
     queue.add_message({"n": 1}, item_id="a")
-    assert json.loads(path.read_text())[0]["id"] == "a"
+    assert path.exists()
+    assert [m["id"] for m in queue.get_messages()] == ["a"]
+    queue.close()
 
 
 def test_empty_and_blank_files_are_empty_queues(tmp_path: Path, clock: FakeClock) -> None:

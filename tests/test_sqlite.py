@@ -493,22 +493,6 @@ def test_a_sibling_handle_cannot_be_forged(tmp_path: Path, queue_type: str) -> N
     queue.close()
 
 
-def test_reading_a_database_that_does_not_exist_creates_nothing(
-    tmp_path: Path, clock: FakeClock
-) -> None:
-    queue = _queue(tmp_path / "typo.db", clock)
-    assert queue.get_messages() == []
-    assert queue.get_message("a") is None
-    assert queue.has_message("a") is False
-    assert queue.check_existence(["a"]) == []
-    assert queue.get_queue_info()["message_count"] == 0
-    assert queue.health_check() is True
-    assert queue.get_queue_attributes()["delay_seconds"] == 0
-    assert queue._store.queue_names() == []
-    queue.close()
-    assert list(tmp_path.iterdir()) == []
-
-
 @pytest.mark.parametrize("content", [b"[]\n", b'[\n{"id": "a"}\n]\n', b"\xef\xbb\xbf  [ ]"])
 def test_a_json_queue_file_names_the_queue_type_that_opens_it(
     tmp_path: Path, clock: FakeClock, content: bytes

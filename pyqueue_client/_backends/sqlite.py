@@ -373,6 +373,9 @@ class SqliteQueue:
     def redrive_messages(self, max_messages: Optional[int]) -> int:
         """Dead letters back to their source queues as new, oldest first, in one transaction."""
         params = {"queue": self._queue, "limit": -1 if max_messages is None else max_messages}
+        with self._db.statements(1, write=False) as db:
+            if not db.execute(sql.REDRIVE_PICK, {**params, "limit": 1}).fetchone():
+                return 0  # nothing to move: no write (nor a new file)
         with self._db.transaction() as db:
             rows = db.execute(sql.REDRIVE_PICK, params).fetchall()
             for seq, _ in rows:
