@@ -8,13 +8,13 @@ from ``_semantics``.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from typing import Callable, ContextManager, List, Optional, Sequence
 
 from .._semantics import Counts, Delivery, NewMessage, QueueState, Record, policy_of
 from .._times import Clock
 from .._types import DeleteMessagesResult, MessageBody, QueueAttributes, QueueInfo, StoredMessage
-from ._waiting import Changes, receive_waiting, seconds_until
+from ._waiting import Changes, LongPolling, seconds_until
 
 __all__ = ["DEAD_LETTER", "REDRIVE", "StatefulQueue", "Take", "give"]
 
@@ -35,7 +35,7 @@ def give(kind: str, receiver: QueueState, records: List[Record], source: str) ->
         receiver.take_redriven(records)
 
 
-class StatefulQueue(ABC):
+class StatefulQueue(LongPolling):
     """Implements ``QueueCore`` and ``Inspectable`` over a ``QueueState`` that subclasses keep.
 
     ``name`` is how the queue's store names it (a dead letter records it as its source).
@@ -88,27 +88,6 @@ class StatefulQueue(ABC):
     def check_existence(self, item_ids: Sequence[str]) -> List[str]:
         with self._reading() as state:
             return state.existing(item_ids)
-
-    def receive_messages(
-        self,
-        max_messages: int,
-        visibility_timeout: Optional[float],
-        delete_after_receive: bool,
-        only_new: bool,
-        wait_seconds: Optional[float] = 0,
-    ) -> List[Delivery]:
-        if visibility_timeout is None or wait_seconds is None:
-            attributes = self._attributes()
-            if visibility_timeout is None:
-                visibility_timeout = attributes["visibility_timeout"]
-            if wait_seconds is None:
-                wait_seconds = attributes["wait_time_seconds"]
-        timeout = visibility_timeout
-
-        def receive_once() -> List[Delivery]:
-            return self._receive_once(max_messages, timeout, delete_after_receive, only_new)
-
-        return receive_waiting(receive_once, self._next_visible_in, self._changes, wait_seconds)
 
     def _receive_once(
         self,

@@ -13,12 +13,22 @@ from __future__ import annotations
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
+from .._semantics import Delivery
 from .._times import Clock, parse_time
+from .._types import QueueAttributes
 
-__all__ = ["POLL_SECONDS", "Changes", "changes_for", "receive_waiting", "seconds_until"]
+__all__ = [
+    "POLL_SECONDS",
+    "Changes",
+    "LongPolling",
+    "changes_for",
+    "receive_waiting",
+    "seconds_until",
+]
 
 #: How often a waiter looks for other processes' writes (a stat of one file).
 POLL_SECONDS = 0.01
@@ -112,3 +122,50 @@ def receive_waiting(
             # a moment after the hiding time, so the next try finds the message visible
             remaining = min(remaining, max(upcoming, 0) + 0.001)
         changes.wait(mark, remaining)
+
+
+class LongPolling(ABC):
+    """``receive_messages`` for the local backends: the queue's attributes fill what the call
+    leaves to them, then one receive after another until a message comes or the wait ends."""
+
+    _changes: Changes
+
+    @abstractmethod
+    def _attributes(self) -> QueueAttributes:
+        """The queue's attributes as stored now."""
+
+    @abstractmethod
+    def _receive_once(
+        self,
+        max_messages: int,
+        visibility_timeout: float,
+        delete_after_receive: bool,
+        only_new: bool,
+    ) -> List[Delivery]:
+        """One receive, without waiting."""
+
+    @abstractmethod
+    def _next_visible_in(self) -> Optional[float]:
+        """Seconds until the next hidden message becomes visible (None: none is hidden)."""
+
+    def receive_messages(
+        self,
+        max_messages: int,
+        visibility_timeout: Optional[float],
+        delete_after_receive: bool,
+        only_new: bool,
+        wait_seconds: Optional[float] = 0,
+    ) -> List[Delivery]:
+        """See ``QueueCore.receive_messages``."""
+        if visibility_timeout is None or wait_seconds is None:
+            attributes = self._attributes()
+            if visibility_timeout is None:
+                visibility_timeout = attributes["visibility_timeout"]
+            if wait_seconds is None:
+                wait_seconds = attributes["wait_time_seconds"]
+        timeout = visibility_timeout
+
+        def receive_once() -> List[Delivery]:
+            return self._receive_once(max_messages, timeout, delete_after_receive, only_new)
+
+        return receive_waiting(receive_once, self._next_visible_in, self._changes, wait_seconds)

@@ -41,7 +41,7 @@ from .._semantics import (
 from .._storage.sqlite_db import Database
 from .._times import Clock, format_time, later
 from .._types import DeleteMessagesResult, MessageBody, QueueAttributes, QueueInfo, StoredMessage
-from ._waiting import changes_for, receive_waiting, seconds_until
+from ._waiting import LongPolling, changes_for, seconds_until
 
 __all__ = ["SqliteQueue", "SqliteStore"]
 
@@ -124,7 +124,7 @@ class SqliteStore:
         self.db.close()
 
 
-class SqliteQueue:
+class SqliteQueue(LongPolling):
     """One named queue of a :class:`SqliteStore`."""
 
     def __init__(self, db: Database, name: str, clock: Clock, use_returning: bool) -> None:
@@ -183,27 +183,6 @@ class SqliteQueue:
         return [item_id for item_id in item_ids if item_id in found]
 
     # -- receiving, deleting, hiding ------------------------------------------------------------
-
-    def receive_messages(
-        self,
-        max_messages: int,
-        visibility_timeout: Optional[float],
-        delete_after_receive: bool,
-        only_new: bool,
-        wait_seconds: Optional[float] = 0,
-    ) -> List[Delivery]:
-        if visibility_timeout is None or wait_seconds is None:
-            attributes = self._attributes()
-            if visibility_timeout is None:
-                visibility_timeout = attributes["visibility_timeout"]
-            if wait_seconds is None:
-                wait_seconds = attributes["wait_time_seconds"]
-        timeout = visibility_timeout
-
-        def receive_once() -> List[Delivery]:
-            return self._receive_once(max_messages, timeout, delete_after_receive, only_new)
-
-        return receive_waiting(receive_once, self._next_visible_in, self._changes, wait_seconds)
 
     def _receive_once(
         self,
