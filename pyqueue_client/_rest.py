@@ -19,9 +19,13 @@ from ._validation import body_id
 __all__ = [
     "API_KEY_HEADER",
     "API_PREFIX",
+    "BATCH_LIMIT",
     "ENDPOINTS",
+    "EXTENSIONS",
+    "METHOD_NOT_ALLOWED",
     "PAGE_SIZE",
     "QUEUE_NAME_RULE",
+    "ROUTE_NOT_FOUND",
     "Endpoint",
     "QueryValue",
     "choose_message_id",
@@ -35,8 +39,18 @@ API_PREFIX = "/api/v1"
 API_KEY_HEADER = "X-API-Key"
 #: The most messages one page of a listing (or one receive) holds, on both servers.
 PAGE_SIZE = 100
+#: The most entries one batch request of ``pyqueue serve`` holds (messages to add, receipt
+#: handles to delete or hide). SQS allows 10; a hundred keeps requests few and bodies small, and a
+#: client splits longer batches into several requests.
+BATCH_LIMIT = 100
 #: The queue-name rule in words, for error messages on either side.
 QUEUE_NAME_RULE = "1 to 80 letters, digits, '_', '.' or '-' (and not '.' or '..')"
+
+#: The ``detail`` of both servers' 404 for a path no route serves (a missing message's 404 says
+#: something else), and of their 405 for a path served under other methods only. A client tells
+#: "this server lacks the endpoint" from "the message is absent" by these.
+ROUTE_NOT_FOUND = "Not Found"
+METHOD_NOT_ALLOWED = "Method Not Allowed"
 
 #: A query parameter's value before encoding (booleans travel as ``true``/``false``).
 QueryValue = Union[str, int, bool]
@@ -104,6 +118,7 @@ _QUEUE = API_PREFIX + "/queues/{queue}"
 
 #: Every endpoint by name (PROTOCOL.md). The server tries its routes in this order, so an
 #: endpoint with a literal segment comes before one with a value in the same place.
+#: The existing PyQueue server lacks those in :data:`EXTENSIONS`.
 ENDPOINTS: Mapping[str, Endpoint] = {
     "root": Endpoint("GET", "/"),
     "health": Endpoint("GET", "/health"),
@@ -116,13 +131,34 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "clear": Endpoint("DELETE", _QUEUE + "/messages"),
     "receive": Endpoint("POST", _QUEUE + "/messages/receive"),
     "check_existence": Endpoint("POST", _QUEUE + "/messages/check-existence"),
+    "add_batch": Endpoint("POST", _QUEUE + "/messages/batch"),
+    "delete_batch": Endpoint("POST", _QUEUE + "/messages/batch-delete"),
+    "change_visibility": Endpoint("POST", _QUEUE + "/messages/visibility"),
     "update": Endpoint("PUT", _QUEUE + "/messages/by-id/{id}"),
     "remove": Endpoint("DELETE", _QUEUE + "/messages/by-id/{id}"),
     "delete": Endpoint("DELETE", _QUEUE + "/messages/{handle}"),
     "get": Endpoint("GET", _QUEUE + "/message/{id}"),
     "info": Endpoint("GET", _QUEUE + "/info"),
     "queue_health": Endpoint("GET", _QUEUE + "/health"),
+    "get_attributes": Endpoint("GET", _QUEUE + "/attributes"),
+    "set_attributes": Endpoint("PATCH", _QUEUE + "/attributes"),
+    "put_attributes": Endpoint("PUT", _QUEUE + "/attributes"),
+    "redrive": Endpoint("POST", _QUEUE + "/redrive"),
 }
+
+#: The endpoints only ``pyqueue serve`` has (batches, visibility changes, attributes, redrive).
+#: The existing PyQueue server answers them 404 or 405, which tells a client they are missing.
+EXTENSIONS = frozenset(
+    {
+        "add_batch",
+        "delete_batch",
+        "change_visibility",
+        "get_attributes",
+        "set_attributes",
+        "put_attributes",
+        "redrive",
+    }
+)
 
 
 def is_queue_name(name: str) -> bool:

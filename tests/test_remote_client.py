@@ -559,13 +559,15 @@ def test_receive_maps_to_sqs_shape(engine: str) -> None:
     else:
         assert first["ReceiptHandle"] == "38fa0f85-908d-41b7-a9d5-ad4daf91d1d3"
         assert first["first_received_at"] == "2026-11-28T04:34:55.484253"
-    assert transport.calls[0] == wire.receive_call("orders", 2, 60, False, False)
+    # No wait asked for: the queue's applies, which a server may hold the request for.
+    assert transport.calls[0] == wire.receive_call("orders", 2, 60, False, False, None, 20)
+    assert transport.calls[0].hold == 20
 
 
 def test_receive_sends_whole_seconds() -> None:
     with _replayed(EMPTY_RECEIVE) as (transport, queue):
         assert queue.receive_messages(5, visibility_timeout=0.5, only_new=True) == []
-    assert transport.calls[0] == wire.receive_call("orders", 5, 1, False, True)
+    assert transport.calls[0] == wire.receive_call("orders", 5, 1, False, True, None, 20)
 
 
 def test_receive_with_delete_after_receive_on_each_engine() -> None:

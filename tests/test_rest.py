@@ -16,6 +16,7 @@ from pyqueue_client import PyQueue, ValidationError
 from pyqueue_client._rest import (
     API_PREFIX,
     ENDPOINTS,
+    EXTENSIONS,
     choose_message_id,
     is_loopback,
     is_queue_name,
@@ -24,7 +25,7 @@ from pyqueue_client._transport import rest_calls
 from pyqueue_client.server._params import HttpError, queue_name
 from pyqueue_client.server._routes import ROUTES, match
 
-#: The endpoints of PROTOCOL.md, as method and path template.
+#: The endpoints of PROTOCOL.md, as method and path template ...
 PROTOCOL: Dict[str, str] = {
     "root": "GET /",
     "health": "GET /health",
@@ -44,10 +45,24 @@ PROTOCOL: Dict[str, str] = {
     "info": "GET /api/v1/queues/{queue}/info",
     "queue_health": "GET /api/v1/queues/{queue}/health",
 }
+#: ... and those only ``pyqueue serve`` has.
+EXTENDED: Dict[str, str] = {
+    "add_batch": "POST /api/v1/queues/{queue}/messages/batch",
+    "delete_batch": "POST /api/v1/queues/{queue}/messages/batch-delete",
+    "change_visibility": "POST /api/v1/queues/{queue}/messages/visibility",
+    "get_attributes": "GET /api/v1/queues/{queue}/attributes",
+    "set_attributes": "PATCH /api/v1/queues/{queue}/attributes",
+    "put_attributes": "PUT /api/v1/queues/{queue}/attributes",
+    "redrive": "POST /api/v1/queues/{queue}/redrive",
+}
 
 
 def test_the_endpoint_table_is_the_protocols() -> None:
-    assert {name: f"{e.method} {e.template}" for name, e in ENDPOINTS.items()} == PROTOCOL
+    assert {name: f"{e.method} {e.template}" for name, e in ENDPOINTS.items()} == {
+        **PROTOCOL,
+        **EXTENDED,
+    }
+    assert set(EXTENSIONS) == set(EXTENDED)
     assert repr(ENDPOINTS["get"]) == "Endpoint('GET', '/api/v1/queues/{queue}/message/{id}')"
     assert API_PREFIX == "/api/v1"
 
@@ -58,7 +73,7 @@ def test_the_server_routes_every_endpoint_in_table_order() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", sorted(PROTOCOL))
+@pytest.mark.parametrize("name", sorted({**PROTOCOL, **EXTENDED}))
 def test_a_path_the_client_builds_reaches_that_endpoint_on_the_server(name: str) -> None:
     endpoint = ENDPOINTS[name]
     values = {"queue": "orders", "id": "a/b c", "handle": "receipt_x"}
@@ -95,7 +110,18 @@ def test_client_calls_take_method_and_path_from_the_table() -> None:
         "info": rest_calls.info_call("q"),
         "queue_health": rest_calls.queue_health_call("q"),
         "health": rest_calls.server_health_call(),
+        "list_queues": rest_calls.list_queues_call(),
+        "add_batch": rest_calls.add_batch_call("q", [b"{}"], None),
+        "delete_batch": rest_calls.delete_batch_call("q", ["h"]),
+        "change_visibility": rest_calls.change_visibility_call("q", ["h"], 5),
+        "get_attributes": rest_calls.get_attributes_call("q"),
+        "set_attributes": rest_calls.set_attributes_call("q", {}),
+        "redrive": rest_calls.redrive_call("q", None),
     }
+    # The client needs no key descriptions, and changes attributes with PATCH (PUT is there
+    # for other clients).
+    unused = {"root", "api_health", "auth_me", "auth_permissions", "put_attributes"}
+    assert set(calls) == set(ENDPOINTS) - unused
     for name, call in calls.items():
         endpoint = ENDPOINTS[name]
         values = {"queue": "q", "id": "i", "handle": "i"}

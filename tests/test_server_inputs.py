@@ -57,6 +57,11 @@ BODY_ROUTES = [
     ("POST", f"{Q}/messages"),
     ("PUT", f"{Q}/messages/by-id/x"),
     ("POST", f"{Q}/messages/check-existence"),
+    ("POST", f"{Q}/messages/batch"),
+    ("POST", f"{Q}/messages/batch-delete"),
+    ("POST", f"{Q}/messages/visibility"),
+    ("PATCH", f"{Q}/attributes"),
+    ("PUT", f"{Q}/attributes"),
 ]
 
 
@@ -209,6 +214,10 @@ def test_bad_peek_queries(client: PlainClient, query: str, mentions: str) -> Non
         ("only_new=2", "only_new must be true or false, not '2'"),
         ("consumer_id=", "consumer_id must be 1 to 256 characters long"),
         ("consumer_id=" + "c" * 257, "consumer_id must be 1 to 256 characters long"),
+        ("wait_time_seconds=21", "wait_time_seconds must be between 0 and 20, not 21"),
+        ("wait_time_seconds=-1", "wait_time_seconds must be between 0 and 20"),
+        ("wait_time_seconds=1e1", "wait_time_seconds must be a number, not '1e1'"),
+        ("wait_time_seconds=", "wait_time_seconds must be a number, not ''"),
     ],
 )
 def test_bad_receive_queries(client: PlainClient, query: str, mentions: str) -> None:
@@ -242,6 +251,8 @@ def test_good_query_spellings(client: PlainClient) -> None:
         "/api/v1/queues/orders/message/",
         "/api/v1/queues/../x/messages",
         "/api/v2/queues",
+        "/api/v1/queues/orders/attributes/x",
+        "/api/v1/queues/orders/redrive/x",
         "/docs",
         "/API/V1/HEALTH",
     ],
@@ -261,6 +272,11 @@ def test_unknown_routes_get_404(client: PlainClient, path: str) -> None:
         ("GET", f"{Q}/messages/by-id/x", "DELETE, PUT"),
         ("OPTIONS", f"{Q}/info", "GET"),
         ("BREW", "/health", "GET"),
+        ("GET", f"{Q}/messages/batch", "DELETE, POST"),
+        ("GET", f"{Q}/messages/visibility", "DELETE, POST"),
+        ("POST", f"{Q}/attributes", "GET, PATCH, PUT"),
+        ("DELETE", f"{Q}/attributes", "GET, PATCH, PUT"),
+        ("GET", f"{Q}/redrive", "POST"),
     ],
 )
 def test_wrong_methods_get_405_with_allow(

@@ -36,10 +36,10 @@ class Gate:
         self.release = threading.Event()
         original = SqliteQueue.add_messages
 
-        def held(backend: SqliteQueue, items: Any) -> List[str]:
+        def held(backend: SqliteQueue, items: Any, delay_seconds: Any = None) -> List[str]:
             self.entered.set()
             assert self.release.wait(WAIT)
-            return original(backend, items)
+            return original(backend, items, delay_seconds)
 
         monkeypatch.setattr(SqliteQueue, "add_messages", held)
 

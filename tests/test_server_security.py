@@ -458,7 +458,7 @@ def test_internal_errors_show_no_path_or_traceback(
 
 
 def test_a_busy_storage_gets_503(client: PlainClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    def busy(self: SqliteQueue, items: object) -> None:
+    def busy(self: SqliteQueue, items: object, delay_seconds: object = None) -> None:
         raise LockTimeoutError("/secret/path/queues.db", 10)
 
     monkeypatch.setattr(SqliteQueue, "add_messages", busy)

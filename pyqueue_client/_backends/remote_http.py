@@ -5,10 +5,23 @@ Each method is one or more requests, built and read by ``_transport.rest_calls``
 TLS, safe retries) with the API key added by ``_transport.auth``. It drives both the existing
 PyQueue server and ``pyqueue serve``.
 
+``pyqueue serve`` has endpoints the existing server lacks (``_rest.EXTENSIONS``): batches,
+visibility changes, queue attributes and redrive. The first call that needs one finds out whether
+the server has it: a 404 "Not Found" or 405 "Method Not Allowed" (never a missing message's 404)
+means it does not, which the store remembers, so each is probed at most once. Then:
+
+- ``add_messages`` (several messages, or a delay) and ``delete_messages`` (several handles) are one
+  request per 100 entries on ``pyqueue serve``; elsewhere one request per message, so a failure
+  part way leaves the earlier ones done (adding them again is a no-op: ids are ours). A delay
+  needs ``pyqueue serve``: elsewhere ``UnsupportedOperationError``, and nothing is added.
+- Visibility changes, queue attributes and redrive raise ``UnsupportedOperationError`` naming the
+  call.
+- A long-polling receive is held by ``pyqueue serve`` until a message comes or the wait ends (the
+  read timeout grows by the wait). A server that answers at once (the existing one ignores the
+  parameter) is asked again, with growing pauses, until the wait is over.
+
 What the protocol cannot carry, and what this backend does instead:
 
-- There is no batch endpoint: ``add_messages`` sends one request per message, so a failure part
-  way leaves the earlier messages added (adding them again is a no-op: ids are ours).
 - ``import_records`` (``copy_queue``) can only add messages: ids and bodies cross, but receive
   counts, first receive times, visibility and receipt handles cannot be set through the protocol,
   so the copies arrive as never received and visible.
@@ -17,24 +30,27 @@ What the protocol cannot carry, and what this backend does instead:
   one of its storage engines lists only visible messages, which makes ``total_receives`` low).
 - The existing server does not send ``first_received_at``: a received message's is then the time
   of that receive, exact for a first receive.
-- Visibility timeouts travel as whole seconds, rounded up.
+- A receive's visibility timeout travels as whole seconds, rounded up (the existing server takes
+  no fractions).
 - The existing server decodes ``%2F`` before routing, so it cannot reach an id that contains
   ``/``: such a message reads as absent there.
 - Expired visibility timeouts are the server's to clear: ``cleanup_expired_messages`` returns
   False with a warning.
-- Visibility changes and queue attributes have no route yet: they raise
-  ``UnsupportedOperationError``.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import ssl
+import threading
+import time
 import warnings
 from typing import (
     Any,
     Callable,
     Collection,
+    Iterator,
     List,
     Mapping,
     NoReturn,
@@ -46,13 +62,16 @@ from typing import (
 
 from .. import _validation as check
 from .._errors import ConfigurationError, UnsupportedOperationError
-from .._rest import PAGE_SIZE, QUEUE_NAME_RULE, is_queue_name
+from .._rest import BATCH_LIMIT, PAGE_SIZE, QUEUE_NAME_RULE, is_queue_name
 from .._semantics import Delivery, NewMessage, QueueState, Record, for_each_handle
 from .._times import utc_now
 from .._transport import rest_calls as wire
 from .._transport.auth import ApiKeyAuth
 from .._transport.http_client import HttpTransport
 from .._types import (
+    DEFAULT_ATTRIBUTES,
+    BatchDeleteFailure,
+    DeleteFailureReason,
     DeleteMessagesResult,
     MessageBody,
     QueueAttributes,
@@ -66,6 +85,37 @@ _T = TypeVar("_T")
 
 #: Ids per check-existence request, to stay far below a server's body size limit.
 _EXISTENCE_CHUNK = 500
+#: The most bytes of entries one batch request carries: within ``pyqueue serve``'s default body
+#: limit (256 KiB) with room for the rest of the document. A bigger entry goes alone.
+_BATCH_BYTES = 240 * 1024
+#: The pauses between receives against a server that does not hold them: the first, and the
+#: longest they grow to (doubling), so an empty queue costs about one request a second.
+_FIRST_PAUSE = 0.125
+_LONGEST_PAUSE = 1.0
+#: The visibility timeout a server applies when a receive leaves it to the queue, for the
+#: existing server (which has no attributes and does not report first receive times).
+_DEFAULT_VISIBILITY = int(DEFAULT_ATTRIBUTES["visibility_timeout"])
+
+
+class _Endpoints:
+    """Which of ``pyqueue serve``'s own endpoints this server lacks, learned once each.
+
+    Shared by every queue of a store; a set guarded by a lock, since queues serve many threads.
+    """
+
+    def __init__(self) -> None:
+        self._missing: Set[str] = set()
+        self._lock = threading.Lock()
+
+    def missing(self, endpoint: str) -> bool:
+        """Whether the server is known to lack ``endpoint``."""
+        with self._lock:
+            return endpoint in self._missing
+
+    def learn_missing(self, endpoint: str) -> None:
+        """Remember that the server lacks ``endpoint``."""
+        with self._lock:
+            self._missing.add(endpoint)
 
 
 class RemoteStore:
@@ -84,10 +134,11 @@ class RemoteStore:
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self._transport = HttpTransport(server_url, ApiKeyAuth(api_key), timeout, ssl_context)
+        self._endpoints = _Endpoints()
 
     def open_queue(self, name: str) -> RemoteQueue:
         """The queue called ``name`` on the server (nothing is sent yet)."""
-        return RemoteQueue(self._transport, _checked_queue_name(name))
+        return RemoteQueue(self._transport, _checked_queue_name(name), self._endpoints)
 
     def queue_names(self) -> List[str]:
         """The queues this key may use, as the server lists them, sorted."""
@@ -96,10 +147,20 @@ class RemoteStore:
         return sorted(wire.decode(reply, wire.queue_names))
 
     def get_attributes(self, name: str) -> QueueAttributes:
-        _unsupported("get_queue_attributes")
+        """The queue's attributes (``pyqueue serve`` only)."""
+        call = wire.get_attributes_call(_checked_queue_name(name))
+        reply = _extension(self._transport, self._endpoints, "get_attributes", call)
+        if reply is None:
+            _unsupported("get_queue_attributes")
+        return wire.decode(reply, wire.attributes)
 
     def set_attributes(self, name: str, changes: Mapping[str, object]) -> QueueAttributes:
-        _unsupported("set_queue_attributes")
+        """Change some attributes (``pyqueue serve`` only; it checks them again); returns all."""
+        call = wire.set_attributes_call(_checked_queue_name(name), changes)
+        reply = _extension(self._transport, self._endpoints, "set_attributes", call)
+        if reply is None:
+            _unsupported("set_queue_attributes")
+        return wire.decode(reply, wire.attributes)
 
     def health_check(self) -> bool:
         """The server's health check. Never raises."""
@@ -115,11 +176,16 @@ class RemoteStore:
 
 
 class RemoteQueue:
-    """One named queue of a :class:`RemoteStore`, sharing its connections."""
+    """One named queue of a :class:`RemoteStore`, sharing its connections and its knowledge of
+    which endpoints the server lacks."""
 
-    def __init__(self, transport: HttpTransport, queue_name: str) -> None:
+    def __init__(self, transport: HttpTransport, queue_name: str, endpoints: _Endpoints) -> None:
         self._queue = queue_name
         self._transport = transport
+        self._endpoints = endpoints
+        # What paces a long poll against a server that does not hold receives (tests fake them).
+        self._sleep: Callable[[float], None] = time.sleep
+        self._monotonic: Callable[[], float] = time.monotonic
 
     def _send(self, call: wire.ApiCall, allowed: Collection[int] = ()) -> wire.Reply:
         """The reply to ``call``; statuses other than 2xx and ``allowed`` raise."""
@@ -127,18 +193,49 @@ class RemoteQueue:
         wire.raise_for_status(reply, allowed)
         return reply
 
+    def _extension(self, endpoint: str, call: wire.ApiCall) -> Optional[wire.Reply]:
+        """The reply to ``call`` of ``pyqueue serve``'s own ``endpoint``; None if the server
+        lacks it."""
+        return _extension(self._transport, self._endpoints, endpoint, call)
+
     # -- adding and reading ---------------------------------------------------------------------
 
     def add_messages(
         self, items: Sequence[NewMessage], delay_seconds: Optional[float] = None
     ) -> List[str]:
-        """Add each message under its id; the id the server answers with is the one returned."""
+        """Add the messages under their ids; the ids the server answers with are returned.
+
+        One message without a delay is the one add every server has. Several, or a delay (0
+        included: it overrides the queue's), go in batches; where there are none, one by one,
+        and a delay is refused before anything is added.
+        """
+        if delay_seconds is None and len(items) == 1:
+            return [self._add_one(items[0])]
+        added = self._add_batches(items, delay_seconds) if items else []
+        if added is not None:
+            return added
         if delay_seconds:
-            _unsupported("add_message(delay_seconds=...)")
-        return [
-            wire.decode(self._send(wire.add_call(self._queue, item_id, body)), wire.message_id)
-            for item_id, body in items
-        ]
+            operation = "add_messages" if len(items) > 1 else "add_message"
+            _unsupported(f"{operation}(delay_seconds=...)")
+        return [self._add_one(item) for item in items]
+
+    def _add_one(self, item: NewMessage) -> str:
+        reply = self._send(wire.add_call(self._queue, item.id, item.body_json))
+        return wire.decode(reply, wire.message_id)
+
+    def _add_batches(
+        self, items: Sequence[NewMessage], delay_seconds: Optional[float]
+    ) -> Optional[List[str]]:
+        """The ids of ``items`` added through the batch endpoint; None if the server lacks it."""
+        entries = [wire.batch_entry(item.id, item.body_json) for item in items]
+        ids: List[str] = []
+        for chunk in _batches(entries, len):
+            call = wire.add_batch_call(self._queue, chunk, delay_seconds)
+            reply = self._extension("add_batch", call)
+            if reply is None:
+                return None
+            ids.extend(wire.decode(reply, functools.partial(wire.message_ids, count=len(chunk))))
+        return ids
 
     def get_messages(self, max_messages: Optional[int], offset: int = 0) -> List[StoredMessage]:
         """Page through the listing, 100 at a time, until ``max_messages`` or the end."""
@@ -184,18 +281,60 @@ class RemoteQueue:
         only_new: bool,
         wait_seconds: Optional[float] = 0,
     ) -> List[Delivery]:
-        """One receive request; never retried, since a second one would hide more messages."""
-        if wait_seconds:
-            _unsupported("receive_messages(wait_time_seconds=...)")
-        seconds = wire.whole_seconds(30 if visibility_timeout is None else visibility_timeout)
-        call = wire.receive_call(self._queue, max_messages, seconds, delete_after_receive, only_new)
+        """Receive, waiting up to ``wait_seconds`` for a message (None: the queue's wait).
+
+        A receive is never retried (a second one would hide more messages), but an empty answer
+        before the wait is over is: the server did not hold the request.
+        """
+        seconds = None if visibility_timeout is None else wire.whole_seconds(visibility_timeout)
+        if not wait_seconds:  # no wait, or the queue's: one request
+            return self._receive_once(
+                max_messages, seconds, delete_after_receive, only_new, wait_seconds
+            )
+        deadline = self._monotonic() + wait_seconds
+        pause = _FIRST_PAUSE
+        while True:
+            wait = max(deadline - self._monotonic(), 0)
+            received = self._receive_once(
+                max_messages, seconds, delete_after_receive, only_new, wait
+            )
+            left = deadline - self._monotonic()
+            if received or left <= 0:
+                return received
+            self._sleep(min(pause, left))
+            pause = min(pause * 2, _LONGEST_PAUSE)
+
+    def _receive_once(
+        self,
+        max_messages: int,
+        visibility_seconds: Optional[int],
+        delete_after_receive: bool,
+        only_new: bool,
+        wait_seconds: Optional[float],
+    ) -> List[Delivery]:
+        call = wire.receive_call(
+            self._queue,
+            max_messages,
+            visibility_seconds,
+            delete_after_receive,
+            only_new,
+            wait_seconds,
+            check.MAX_WAIT,
+        )
         reply = self._send(call)
-        read = functools.partial(wire.delivery, visibility_seconds=seconds, now=utc_now())
+        shown = _DEFAULT_VISIBILITY if visibility_seconds is None else visibility_seconds
+        read = functools.partial(wire.delivery, visibility_seconds=shown, now=utc_now())
         messages, _ = wire.decode(reply, functools.partial(wire.page_of, read=read))
         return messages
 
     def delete_messages(self, receipt_handles: Sequence[object]) -> DeleteMessagesResult:
-        """One request per handle; a stale or unknown handle (404) fails alone, never raises."""
+        """Delete by receipt handles: in batches where the server has them, else one request
+        per handle; a stale or unknown handle fails alone, never raises."""
+        valid = _valid_handles(receipt_handles)
+        if len(valid) > 1:
+            outcomes = self._batch_outcomes("delete_batch", valid, wire.delete_batch_call)
+            if outcomes is not None:
+                return _result(receipt_handles, outcomes)
 
         def delete_one(handle: str) -> bool:
             reply = self._send(wire.delete_call(self._queue, handle), allowed=(404,))
@@ -206,10 +345,41 @@ class RemoteQueue:
     def change_visibility(
         self, receipt_handles: Sequence[object], visibility_timeout: float
     ) -> DeleteMessagesResult:
-        _unsupported("change_message_visibility")
+        """Hide by receipt handles for ``visibility_timeout`` s, in batches (``pyqueue serve``)."""
+        valid = _valid_handles(receipt_handles)
+
+        def call(queue: str, handles: Sequence[str]) -> wire.ApiCall:
+            return wire.change_visibility_call(queue, handles, visibility_timeout)
+
+        outcomes = self._batch_outcomes("change_visibility", valid, call) if valid else []
+        if outcomes is None:
+            single = len(receipt_handles) == 1
+            _unsupported("change_message_visibility" if single else "change_messages_visibility")
+        return _result(receipt_handles, outcomes)
+
+    def _batch_outcomes(
+        self,
+        endpoint: str,
+        handles: Sequence[str],
+        make_call: Callable[[str, Sequence[str]], wire.ApiCall],
+    ) -> Optional[List[Optional[DeleteFailureReason]]]:
+        """Each handle's outcome through the batch ``endpoint``; None if the server lacks it."""
+        outcomes: List[Optional[DeleteFailureReason]] = []
+        # Each handle's size as the JSON list holds it: quoted, escaped, and a comma.
+        for chunk in _batches(handles, lambda handle: len(json.dumps(handle)) + 1):
+            reply = self._extension(endpoint, make_call(self._queue, chunk))
+            if reply is None:
+                return None
+            read = functools.partial(wire.handle_outcomes, sent=chunk)
+            outcomes.extend(wire.decode(reply, read))
+        return outcomes
 
     def redrive_messages(self, max_messages: Optional[int]) -> int:
-        _unsupported("redrive_messages")
+        """Move this dead-letter queue's messages back (``pyqueue serve`` only); never retried."""
+        reply = self._extension("redrive", wire.redrive_call(self._queue, max_messages))
+        if reply is None:
+            _unsupported("redrive_messages")
+        return wire.decode(reply, wire.moved_count)
 
     # -- changing -------------------------------------------------------------------------------
 
@@ -280,6 +450,60 @@ class RemoteQueue:
 
 def _unsupported(operation: str) -> NoReturn:
     raise UnsupportedOperationError(operation, "remote")
+
+
+def _extension(
+    transport: HttpTransport, endpoints: _Endpoints, endpoint: str, call: wire.ApiCall
+) -> Optional[wire.Reply]:
+    """The reply to ``call`` of ``pyqueue serve``'s own ``endpoint``, or None when the server
+    lacks that endpoint (known from before, or learned from this reply). Errors raise."""
+    if endpoints.missing(endpoint):
+        return None
+    reply = transport.send(call)
+    if wire.is_missing_route(reply):
+        endpoints.learn_missing(endpoint)
+        return None
+    wire.raise_for_status(reply)
+    return reply
+
+
+def _batches(entries: Sequence[_T], size: Callable[[_T], int]) -> Iterator[List[_T]]:
+    """``entries`` (at least one) in order, in runs of at most ``BATCH_LIMIT`` entries and
+    ``_BATCH_BYTES`` bytes (``size`` of each); an entry bigger than that alone makes a run."""
+    batch: List[_T] = []
+    total = 0
+    for entry in entries:
+        length = size(entry)
+        if batch and (len(batch) == BATCH_LIMIT or total + length > _BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(entry)
+        total += length
+    yield batch
+
+
+def _valid_handles(receipt_handles: Sequence[object]) -> List[str]:
+    """The receipt handles worth sending: non-empty strings (others fail as invalid here)."""
+    return [handle for handle in receipt_handles if isinstance(handle, str) and handle]
+
+
+def _result(
+    receipt_handles: Sequence[object], outcomes: Sequence[Optional[DeleteFailureReason]]
+) -> DeleteMessagesResult:
+    """A batch result in the caller's order: ``outcomes`` hold the valid handles' ones."""
+    pending = iter(outcomes)
+    successful: List[str] = []
+    failed: List[BatchDeleteFailure] = []
+    for handle in receipt_handles:
+        if not isinstance(handle, str) or not handle:
+            failed.append({"ReceiptHandle": str(handle), "reason": "invalid"})
+            continue
+        reason = next(pending)
+        if reason is None:
+            successful.append(handle)
+        else:
+            failed.append({"ReceiptHandle": handle, "reason": reason})
+    return {"Successful": successful, "Failed": failed}
 
 
 def _checked_queue_name(name: str) -> str:

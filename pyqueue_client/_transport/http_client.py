@@ -330,8 +330,9 @@ class HttpTransport:
     """Sends :class:`ApiCall`\\ s to one PyQueue server and returns whole :class:`Reply`\\ s.
 
     ``server_url`` is ``http://`` or ``https://``, with an optional path prefix. ``auth`` adds
-    the credentials to each request. Any status comes back as a reply; only failing to get one
-    raises (``RemoteError``).
+    the credentials to each request. ``timeout`` bounds connecting and each read, plus the
+    seconds a call says the server may hold it (``ApiCall.hold``). Any status comes back as a
+    reply; only failing to get one raises (``RemoteError``).
     """
 
     def __init__(
@@ -381,13 +382,15 @@ class HttpTransport:
         self._auth.sign(call.method, url, sent, call.body)
         request = _RetryableRequest(call, url, sent, self._host)
         _log.debug("%s %s", call.method, url)
+        # A request the server may hold (long polling) gets that much longer to be answered.
+        timeout = self._timeout + call.hold
         started = time.perf_counter()
         try:
-            response: _Answer = self._opener.open(request, timeout=self._timeout)
+            response: _Answer = self._opener.open(request, timeout=timeout)
             with response:
                 body = response.read()
         except (OSError, http.client.HTTPException) as exc:
-            message = _failure_message(call.method, url, exc, self._timeout)
+            message = _failure_message(call.method, url, exc, timeout)
             raise RemoteError(message, url) from exc
         status = response.code or 0
         elapsed = (time.perf_counter() - started) * 1000

@@ -36,10 +36,17 @@ from .._errors import (
     RemoteError,
     RequestRejectedError,
 )
-from .._rest import ENDPOINTS, QueryValue
+from .._rest import ENDPOINTS, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND, QueryValue
 from .._semantics import Counts, Delivery, Record, record_from
 from .._times import canonical_time, format_time, parse_time
-from .._types import MessageBody, QueueInfo, ReceivedMessage, StoredMessage
+from .._types import (
+    DeleteFailureReason,
+    MessageBody,
+    QueueAttributes,
+    QueueInfo,
+    ReceivedMessage,
+    StoredMessage,
+)
 
 __all__ = [
     "COUNT_KEYS",
@@ -47,21 +54,31 @@ __all__ = [
     "WIRE_KEYS",
     "ApiCall",
     "Reply",
+    "add_batch_call",
     "add_call",
+    "attributes",
     "base_headers",
+    "batch_entry",
+    "change_visibility_call",
     "check_existence_call",
     "clear_call",
     "decode",
+    "delete_batch_call",
     "delete_call",
     "delivery",
     "error_for",
     "existing_ids",
+    "get_attributes_call",
     "get_call",
+    "handle_outcomes",
     "info_call",
     "info_counts",
     "is_healthy",
+    "is_missing_route",
     "list_queues_call",
     "message_id",
+    "message_ids",
+    "moved_count",
     "page_of",
     "peek_call",
     "queue_health_call",
@@ -71,8 +88,11 @@ __all__ = [
     "receive_call",
     "received_message",
     "record",
+    "redrive_call",
     "remove_call",
+    "seconds_text",
     "server_health_call",
+    "set_attributes_call",
     "stored_message",
     "update_call",
     "whole_seconds",
@@ -106,6 +126,9 @@ WIRE_KEYS: Mapping[str, Tuple[str, ...]] = {
     "never_received": ("never_received",),
     "total_receives": ("total_receives",),
     "delayed_messages": ("delayed_messages",),
+    "max_receive_count": ("max_receive_count",),
+    "dead_letter_queue": ("dead_letter_queue",),
+    "moved": ("moved",),
 }
 
 #: The counting keys of ``get_queue_info``, in the order ``QueueInfo`` lists them.
@@ -130,6 +153,9 @@ class ApiCall(NamedTuple):
     body: Optional[bytes] = None
     #: True when a retry cannot change the outcome (GET, PUT, DELETE, add with our own id).
     idempotent: bool = False
+    #: Seconds the server may hold the request before it answers (a long-polling receive): the
+    #: transport waits this much longer for the answer than for any other.
+    hold: float = 0
 
 
 class Reply(NamedTuple):
@@ -151,11 +177,12 @@ def _call(
     *,
     idempotent: bool = True,
     query: Optional[Mapping[str, QueryValue]] = None,
+    hold: float = 0,
     **values: str,
 ) -> ApiCall:
     """The call to the endpoint named ``endpoint``, its path filled with ``values``."""
     shared = ENDPOINTS[endpoint]
-    return ApiCall(shared.method, shared.path(query, **values), body, idempotent)
+    return ApiCall(shared.method, shared.path(query, **values), body, idempotent, hold)
 
 
 def _json(payload: Any) -> bytes:
@@ -175,13 +202,36 @@ def whole_seconds(seconds: float) -> int:
     return math.ceil(seconds)
 
 
+def seconds_text(seconds: float) -> str:
+    """Seconds as a query parameter: whole milliseconds, rounded up, without trailing zeros
+    (``5``, ``0.25``); never an exponent, which the servers' number syntax lacks."""
+    text = f"{math.ceil(seconds * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 def add_call(queue: str, item_id: str, body_json: str) -> ApiCall:
     """Add one message under the id we chose; retrying it adds nothing twice.
 
     ``body_json`` is the body as checked JSON text (ASCII), spliced in as it is.
     """
-    payload = b'{"id":' + _json(item_id) + b',"message_body":' + body_json.encode("ascii") + b"}"
-    return _call("add", payload, queue=queue)
+    return _call("add", batch_entry(item_id, body_json), queue=queue)
+
+
+def batch_entry(item_id: str, body_json: str) -> bytes:
+    """One message as the add endpoints take it, ``{"id": ..., "message_body": ...}``.
+
+    A batch's size is the sum of its entries', so the caller can split it before encoding it.
+    """
+    return b'{"id":' + _json(item_id) + b',"message_body":' + body_json.encode("ascii") + b"}"
+
+
+def add_batch_call(queue: str, entries: Sequence[bytes], delay_seconds: Optional[float]) -> ApiCall:
+    """Add several messages (:func:`batch_entry` each) in one step, hidden for ``delay_seconds``
+    (left out: the queue's delay). Retrying it adds nothing twice: the ids are ours."""
+    payload = b'{"messages":[' + b",".join(entries) + b"]"
+    if delay_seconds is not None:
+        payload += b',"delay_seconds":' + _json(delay_seconds)
+    return _call("add_batch", payload + b"}", queue=queue)
 
 
 def peek_call(queue: str, limit: int, offset: int) -> ApiCall:
@@ -202,23 +252,68 @@ def check_existence_call(queue: str, item_ids: Sequence[str]) -> ApiCall:
 def receive_call(
     queue: str,
     max_messages: int,
-    visibility_seconds: int,
+    visibility_seconds: Optional[int],
     delete_after_receive: bool,
     only_new: bool,
+    wait_seconds: Optional[float] = None,
+    longest_wait: float = 0,
 ) -> ApiCall:
-    """Receive messages. Never repeated: a second receive would hide more messages."""
-    query: Dict[str, QueryValue] = {
-        "max_messages": max_messages,
-        "visibility_timeout": visibility_seconds,
-        "delete_after_receive": delete_after_receive,
-        "only_new": only_new,
-    }
-    return _call("receive", idempotent=False, query=query, queue=queue)
+    """Receive messages. Never repeated: a second receive would hide more messages.
+
+    ``visibility_seconds`` and ``wait_seconds`` are left out when None, so that the queue's
+    attributes apply (on ``pyqueue serve``). A server that holds the request may take up to
+    ``wait_seconds`` (``longest_wait`` when that is None) to answer.
+    """
+    query: Dict[str, QueryValue] = {"max_messages": max_messages}
+    if visibility_seconds is not None:
+        query["visibility_timeout"] = visibility_seconds
+    query["delete_after_receive"] = delete_after_receive
+    query["only_new"] = only_new
+    hold = longest_wait
+    if wait_seconds is not None:
+        query["wait_time_seconds"] = seconds_text(wait_seconds)
+        hold = wait_seconds
+    return _call("receive", idempotent=False, query=query, queue=queue, hold=hold)
 
 
 def delete_call(queue: str, receipt_handle: str) -> ApiCall:
     """Delete the message this receipt handle came with (404 when stale or unknown)."""
     return _call("delete", queue=queue, handle=receipt_handle)
+
+
+def delete_batch_call(queue: str, receipt_handles: Sequence[str]) -> ApiCall:
+    """Delete by several receipt handles in one step; each one succeeds or fails alone."""
+    return _call("delete_batch", _json({"receipt_handles": list(receipt_handles)}), queue=queue)
+
+
+def change_visibility_call(
+    queue: str, receipt_handles: Sequence[str], visibility_timeout: float
+) -> ApiCall:
+    """Hide the messages of these receipt handles for ``visibility_timeout`` seconds from now.
+
+    Repeating it only moves the same deadline a moment later.
+    """
+    payload = {"receipt_handles": list(receipt_handles), "visibility_timeout": visibility_timeout}
+    return _call("change_visibility", _json(payload), queue=queue)
+
+
+def get_attributes_call(queue: str) -> ApiCall:
+    """The queue's attributes."""
+    return _call("get_attributes", queue=queue)
+
+
+def set_attributes_call(queue: str, changes: Mapping[str, object]) -> ApiCall:
+    """Change some of the queue's attributes (the others stay); repeating it changes nothing."""
+    return _call("set_attributes", _json(dict(changes)), queue=queue)
+
+
+def redrive_call(queue: str, max_messages: Optional[int]) -> ApiCall:
+    """Move dead letters back to their queues (all when ``max_messages`` is None).
+
+    Never repeated: a second redrive would move more messages.
+    """
+    query = {} if max_messages is None else {"max_messages": max_messages}
+    return _call("redrive", idempotent=False, query=query, queue=queue)
 
 
 def remove_call(queue: str, item_id: str) -> ApiCall:
@@ -263,6 +358,19 @@ def raise_for_status(reply: Reply, allowed: Collection[int] = ()) -> None:
     """Return for a 2xx status or one in ``allowed``; raise the matching error otherwise."""
     if not (200 <= reply.status < 300 or reply.status in allowed):
         raise error_for(reply)
+
+
+def is_missing_route(reply: Reply) -> bool:
+    """Whether the server has no such endpoint: its 404 for an unknown path, or its 405 for a
+    path it serves under other methods only (a missing message's 404 says something else)."""
+    if reply.status not in (404, 405):
+        return False
+    try:
+        parsed = json.loads(reply.body)
+    except ValueError:
+        return False
+    detail = parsed.get("detail") if isinstance(parsed, dict) else None
+    return detail == (ROUTE_NOT_FOUND if reply.status == 404 else METHOD_NOT_ALLOWED)
 
 
 def error_for(reply: Reply) -> RemoteError:
@@ -469,6 +577,89 @@ def _receive_moment(message: Mapping[str, Any], visibility_seconds: int, now: da
     if until is None:
         return format_time(now)
     return format_time(parse_time(until) - timedelta(seconds=visibility_seconds))
+
+
+def message_ids(obj: Any, count: int) -> List[str]:
+    """The ids in a batch add's reply, ``{"ids": [...]}``: ``count`` of them, one per message
+    sent, in the same order."""
+    ids = _object(obj, "the reply").get("ids")
+    if not isinstance(ids, list) or not all(isinstance(item, str) and item for item in ids):
+        raise ValueError(f"'ids' should be a list of ids, not {_shown(ids)}")
+    if len(ids) != count:
+        raise ValueError(f"{len(ids)} ids for {count} messages")
+    return ids
+
+
+def handle_outcomes(obj: Any, sent: Sequence[str]) -> List[Optional[DeleteFailureReason]]:
+    """Each sent receipt handle's outcome in a batch reply: None when it succeeded, else the
+    reason it failed.
+
+    The reply is ``{"Successful": [handle, ...], "Failed": [{"ReceiptHandle", "reason"}, ...]}``,
+    each list in the order the handles were sent (the same handle may be in both, when it was
+    sent twice), so one pass over the sent handles pairs every entry with its handle.
+    """
+    answer = _object(obj, "the reply")
+    successful = answer.get("Successful")
+    failed = answer.get("Failed")
+    if not isinstance(successful, list) or not isinstance(failed, list):
+        raise ValueError("the reply should have a 'Successful' and a 'Failed' list")
+    outcomes: List[Optional[DeleteFailureReason]] = []
+    done = undone = 0
+    for handle in sent:
+        if done < len(successful) and successful[done] == handle:
+            outcomes.append(None)
+            done += 1
+        elif undone < len(failed) and _failed_handle(failed[undone]) == handle:
+            outcomes.append(_reason(failed[undone]))
+            undone += 1
+        else:
+            raise ValueError(f"the reply says nothing of the receipt handle {handle!r}")
+    if done < len(successful) or undone < len(failed):
+        raise ValueError("the reply names receipt handles that were not sent")
+    return outcomes
+
+
+def _failed_handle(entry: Any) -> Any:
+    return entry.get("ReceiptHandle") if isinstance(entry, dict) else None
+
+
+def _reason(entry: Mapping[str, Any]) -> DeleteFailureReason:
+    reason = entry.get("reason")
+    if reason not in ("not_found", "invalid"):
+        raise ValueError(f"'reason' should be 'not_found' or 'invalid', not {_shown(reason)}")
+    return cast(DeleteFailureReason, reason)
+
+
+def attributes(obj: Any) -> QueueAttributes:
+    """A queue's attributes, as ``pyqueue serve`` answers them (null: not set)."""
+    answer = _object(obj, "the reply")
+    return {
+        "visibility_timeout": _seconds(answer, "visibility_timeout"),
+        "delay_seconds": _seconds(answer, "delay_seconds"),
+        "wait_time_seconds": _seconds(answer, "wait_time_seconds"),
+        "retention_seconds": _or_none(answer, "retention_seconds", _seconds),
+        "max_receive_count": _or_none(answer, "max_receive_count", _count),
+        "dead_letter_queue": _or_none(answer, "dead_letter_queue", _text),
+    }
+
+
+def _or_none(
+    obj: Mapping[str, Any], key: str, read: Callable[[Mapping[str, Any], str], _T]
+) -> Optional[_T]:
+    """``read``'s value of ``key``, or None when the key is there with a null."""
+    return None if key in obj and obj[key] is None else read(obj, key)
+
+
+def _seconds(obj: Mapping[str, Any], key: str) -> float:
+    value = obj.get(key, _MISSING)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{key!r} should be a number of seconds, not {_shown(value)}")
+    return value
+
+
+def moved_count(obj: Any) -> int:
+    """How many messages a redrive moved, ``{"moved": n}``."""
+    return _count(_object(obj, "the reply"), "moved")
 
 
 def existing_ids(obj: Any) -> List[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from email.message import Message
 from typing import List, Optional
 
@@ -43,7 +44,7 @@ _LOGGED_PATH_LIMIT = 200
 #: ``.../messages/{receipt_handle}``: the one path that carries a secret.
 _RECEIPT_HANDLE_PATH = re.compile(
     f"^({re.escape(API_PREFIX)}/queues/[^/]*/messages/)"
-    r"(?!(?:receive|check-existence|by-id)$)[^/]+$"
+    r"(?!(?:receive|check-existence|by-id|batch|batch-delete|visibility)$)[^/]+$"
 )
 
 
@@ -55,6 +56,8 @@ class App:
         self.store = store
         self.clock = clock
         self.cors = cors
+        #: Set by a stop: requests held for long polling then answer at once.
+        self.stopping = threading.Event()
 
     def handle(self, request: Request) -> Response:
         """The answer to ``request``; never raises for anything the request contains."""
@@ -104,6 +107,7 @@ class App:
             key,
             self.store,
             self.clock,
+            self.stopping,
         )
         return route.handler(context)
 

@@ -32,7 +32,9 @@ class ServerConfig:
     - ``cors_origins``: origins allowed to call from a browser (``"*"`` for any); none by default.
     - ``max_body_bytes``: larger request bodies get 413 without being read.
     - ``socket_timeout``: seconds a client may stay silent mid-request or idle between requests.
-    - ``max_connections``: open connections beyond this are answered 503 and closed.
+    - ``max_connections``: open connections beyond this are answered 503 and closed. A
+      long-polling receive holds its connection (and its thread) while it waits, so this also
+      bounds how many consumers can wait at once.
     - ``shutdown_timeout``: seconds a graceful stop waits for requests in flight.
     - ``storage_workers``: SQLite connections the request threads share (storage calls at once).
     - ``durable``, ``lock_timeout``: passed to the SQLite backend.

@@ -7,13 +7,25 @@ other than 200; the library's ``ValidationError`` becomes a 422 there too.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional
+import threading
+import time
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from .. import _validation as check
-from .._contract import Inspectable, QueueCore, Store
-from .._rest import API_KEY_HEADER, ENDPOINTS, PAGE_SIZE, choose_message_id
-from .._semantics import NewMessage
+from .._contract import Delivery, Inspectable, QueueCore, Store
+from .._errors import ValidationError
+from .._rest import (
+    API_KEY_HEADER,
+    BATCH_LIMIT,
+    ENDPOINTS,
+    PAGE_SIZE,
+    QUEUE_NAME_RULE,
+    choose_message_id,
+    is_queue_name,
+)
+from .._semantics import NewMessage, changed_attributes
 from .._times import Clock, format_time
+from .._types import DEFAULT_ATTRIBUTES, QueueAttributes
 from . import _shapes as shapes
 from ._auth import PERMISSIONS, WILDCARD, ApiKey
 from ._params import (
@@ -23,18 +35,27 @@ from ._params import (
     int_param,
     json_body,
     json_type,
-    number_param,
+    optional_int_param,
+    optional_number_param,
     text_param,
 )
 
-__all__ = ["MAX_OFFSET", "Context"]
+__all__ = ["HOLD_SLICE", "MAX_OFFSET", "Context"]
 
 #: The largest peek offset accepted (far beyond any real queue, within SQLite's integers).
 MAX_OFFSET = 10**12
 #: The longest ``consumer_id`` accepted (it is accepted for compatibility and not used).
 MAX_CONSUMER_ID = 256
 
+#: A long-polling receive waits in slices this long, looking between two for a server stop, so
+#: a graceful stop never waits for a whole long poll (a new message still wakes it at once).
+HOLD_SLICE = 1.0
+
 _NOT_FOUND = "Message not found"
+#: Attribute changes are read, checked against the queue's attributes and written under this
+#: lock, so two changes at once cannot together break a rule that each one kept (a receive
+#: count limit left without its dead-letter queue).
+_ATTRIBUTE_CHANGES = threading.Lock()
 
 
 class Context(NamedTuple):
@@ -47,6 +68,8 @@ class Context(NamedTuple):
     key: ApiKey
     store: Store
     clock: Clock
+    #: Set when the server stops: requests held for long polling answer at once.
+    stopping: threading.Event
 
     @property
     def queue(self) -> str:
@@ -148,15 +171,54 @@ def _permission_flags(permissions: List[str]) -> Dict[str, Any]:
 
 
 def add_message(call: Context) -> JsonObject:
-    """``POST /queues/{q}/messages``: add one message; an id already present is a no-op."""
+    """``POST /queues/{q}/messages``: add one message; an id already present is a no-op.
+
+    ``delay_seconds`` (0-900) hides it that long; left out, the queue's delay applies.
+    """
     document = json_body(call.body, call.content_type)
+    item = _new_message(document)
+    call.open().add_messages([item], _delay(document))
+    return {"id": item.id, "status": "success", "receipt_handle": None}
+
+
+def add_messages(call: Context) -> JsonObject:
+    """``POST /queues/{q}/messages/batch``: add 1 to 100 messages in one step, in order.
+
+    ``{"messages": [{"id"?, "message_body"}, ...], "delay_seconds"?}``; answers their ids.
+    """
+    document = json_body(call.body, call.content_type)
+    entries = _batch(document, "messages")
+    items = [_entry(entry, index) for index, entry in enumerate(entries)]
+    ids = call.open().add_messages(items, _delay(document))
+    return {"ids": ids, "status": "success"}
+
+
+def _entry(entry: object, index: int) -> NewMessage:
+    """One message of a batch, checked as the single add checks its document."""
+    where = f"messages[{index}]"
+    if not isinstance(entry, dict):
+        raise HttpError(422, f"{where} must be a JSON object, not {json_type(entry)}")
+    try:
+        return _new_message(entry)
+    except HttpError as exc:
+        raise HttpError(exc.status, f"{where}: {exc.detail}") from None
+    except ValidationError as exc:
+        raise HttpError(422, f"{where}: {exc}") from None
+
+
+def _new_message(document: JsonObject) -> NewMessage:
+    """The message of an add document: its id (chosen as the library does) and checked body."""
     body = _message_body(document)
     chosen = choose_message_id(_given_id(document), body)
     # The request's id was checked by _given_id; what is left to check is the body's.
     _storable(chosen, 'message_body["id"]')
-    item = NewMessage(chosen, check.body_json(body, "message_body"))
-    call.open().add_messages([item])
-    return {"id": chosen, "status": "success", "receipt_handle": None}
+    return NewMessage(chosen, check.body_json(body, "message_body"))
+
+
+def _delay(document: JsonObject) -> Optional[float]:
+    """The document's ``delay_seconds`` (0-900), or None for the queue's delay."""
+    value = document.get("delay_seconds")
+    return None if value is None else check.seconds(value, "delay_seconds", check.MAX_DELAY)
 
 
 def peek_messages(call: Context) -> JsonObject:
@@ -184,15 +246,48 @@ def get_message(call: Context) -> JsonObject:
 
 
 def receive_messages(call: Context) -> JsonObject:
-    """``POST /queues/{q}/messages/receive``: receive SQS-style (query parameters only)."""
+    """``POST /queues/{q}/messages/receive``: receive SQS-style (query parameters only).
+
+    ``visibility_timeout`` and ``wait_time_seconds`` left out: the queue's attributes. When no
+    message is visible, the request is held until one comes or the wait is over.
+    """
     max_messages = int_param(call.query, "max_messages", 10, 1, check.MAX_RECEIVE)
-    timeout = number_param(call.query, "visibility_timeout", 30, 0, check.MAX_VISIBILITY_TIMEOUT)
+    timeout = optional_number_param(
+        call.query, "visibility_timeout", 0, check.MAX_VISIBILITY_TIMEOUT
+    )
+    wait = optional_number_param(call.query, "wait_time_seconds", 0, check.MAX_WAIT)
     delete = bool_param(call.query, "delete_after_receive")
     only_new = bool_param(call.query, "only_new")
     text_param(call.query, "consumer_id", MAX_CONSUMER_ID)
-    deliveries = call.open().receive_messages(max_messages, timeout, delete, only_new)
+    queue = call.open()
+
+    def receive(wait_seconds: float) -> List[Delivery]:
+        return queue.receive_messages(max_messages, timeout, delete, only_new, wait_seconds)
+
+    deliveries = _held(call, receive, wait)
     messages = [shapes.received(d.message, d.invisible_until) for d in deliveries]
     return shapes.envelope(messages, len(messages), 0, max_messages)
+
+
+def _held(
+    call: Context, receive: Callable[[float], List[Delivery]], wait: Optional[float]
+) -> List[Delivery]:
+    """``receive`` now, then, while nothing came, for up to ``wait`` seconds (None: the queue's
+    wait) in slices of :data:`HOLD_SLICE`, until the server stops."""
+    started = time.monotonic()
+    deliveries = receive(0)
+    if deliveries:
+        return deliveries
+    if wait is None:
+        # Read only now: a receive that finds messages at once needs no attributes.
+        wait = call.store.get_attributes(call.queue)["wait_time_seconds"]
+    deadline = started + wait
+    while not deliveries and not call.stopping.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        deliveries = receive(min(left, HOLD_SLICE))
+    return deliveries
 
 
 def check_existence(call: Context) -> JsonObject:
@@ -225,6 +320,26 @@ def delete_message(call: Context) -> JsonObject:
     return {"status": "success", "message": "Message deleted"}
 
 
+def delete_messages(call: Context) -> JsonObject:
+    """``POST /queues/{q}/messages/batch-delete``: delete by 1 to 100 receipt handles.
+
+    ``{"receipt_handles": [...]}``; each one succeeds or fails alone (``delete_messages``).
+    """
+    handles = _handles(json_body(call.body, call.content_type))
+    return dict(call.open().delete_messages(handles))
+
+
+def change_visibility(call: Context) -> JsonObject:
+    """``POST /queues/{q}/messages/visibility``: hide the messages of 1 to 100 receipt handles
+    for ``visibility_timeout`` seconds from now (0: visible at once); per-handle results."""
+    document = json_body(call.body, call.content_type)
+    handles = _handles(document)
+    if "visibility_timeout" not in document:
+        raise HttpError(422, "visibility_timeout is required: seconds from 0 to 43200")
+    timeout = check.visibility_timeout(document["visibility_timeout"])
+    return dict(call.open().change_visibility(handles, timeout))
+
+
 def remove_message(call: Context) -> JsonObject:
     """``DELETE /queues/{q}/messages/by-id/{id}``: delete by id; 404 if absent."""
     item_id = call.params["id"]
@@ -252,6 +367,73 @@ def queue_health(call: Context) -> JsonObject:
     return {"status": "healthy", "queue_name": call.queue, "timestamp": call.now()}
 
 
+# -- attributes and dead letters -----------------------------------------------------------------
+
+
+def get_attributes(call: Context) -> JsonObject:
+    """``GET /queues/{q}/attributes``: the queue's attributes (defaults for a queue never set)."""
+    return dict(call.store.get_attributes(call.queue))
+
+
+def set_attributes(call: Context) -> JsonObject:
+    """``PATCH`` (or ``PUT``) ``/queues/{q}/attributes``: change the attributes in the body;
+    those left out stay, null clears those that allow it. Answers all of them.
+
+    Checked as ``PyQueue.set_queue_attributes`` checks them; naming a dead-letter queue also
+    needs the write permission on it, since messages will be written there.
+    """
+    changes = check.attribute_changes(_attribute_document(call))
+    target = changes.get("dead_letter_queue")
+    if isinstance(target, str):
+        _dead_letter_target(call, target)
+    with _ATTRIBUTE_CHANGES:
+        merged = changed_attributes(call.store.get_attributes(call.queue), changes)
+        _check_dead_letters(merged, call.queue)
+        attributes = call.store.set_attributes(call.queue, changes)
+    return dict(attributes)
+
+
+def _attribute_document(call: Context) -> JsonObject:
+    """The body's attribute changes; a name that is not an attribute is refused."""
+    document = json_body(call.body, call.content_type)
+    unknown = sorted(set(document) - set(DEFAULT_ATTRIBUTES))
+    if unknown:
+        raise HttpError(
+            422,
+            f"unknown attribute {unknown[0]!r}; the attributes are "
+            + ", ".join(DEFAULT_ATTRIBUTES),
+        )
+    return document
+
+
+def _dead_letter_target(call: Context, target: str) -> None:
+    """A dead-letter queue must be a valid queue name this key may write to."""
+    if not is_queue_name(target):
+        raise HttpError(422, f"dead_letter_queue must be a queue name: {QUEUE_NAME_RULE}")
+    if not call.key.allows(target, "write"):
+        raise HttpError(
+            403,
+            f"Access denied: write permission required for queue '{target}' "
+            "(the dead_letter_queue)",
+        )
+
+
+def _check_dead_letters(attributes: QueueAttributes, queue: str) -> None:
+    """The rules ``PyQueue.set_queue_attributes`` keeps for the attributes as they would be."""
+    target = attributes["dead_letter_queue"]
+    if attributes["max_receive_count"] is not None and target is None:
+        raise HttpError(422, "max_receive_count needs a dead_letter_queue to move messages to")
+    if target == queue:
+        raise HttpError(422, f"dead_letter_queue must be another queue, not this one ({target!r})")
+
+
+def redrive_messages(call: Context) -> JsonObject:
+    """``POST /queues/{q}/redrive``: move this dead-letter queue's messages back to the queues
+    they came from, as new, oldest first; ``max_messages`` of them (all when left out)."""
+    limit = optional_int_param(call.query, "max_messages", 0, MAX_OFFSET)
+    return {"moved": call.open().redrive_messages(limit), "status": "success"}
+
+
 # -- request documents ---------------------------------------------------------------------------
 
 
@@ -269,6 +451,25 @@ def _message_body(document: JsonObject) -> Mapping[str, Any]:
             422, f"message_body must be a JSON object or a string, not {json_type(value)}"
         )
     return value
+
+
+def _batch(document: JsonObject, name: str) -> List[Any]:
+    """The document's list ``name`` of 1 to :data:`BATCH_LIMIT` entries."""
+    entries = document.get(name)
+    if not isinstance(entries, list) or not 1 <= len(entries) <= BATCH_LIMIT:
+        shown = f"{len(entries)} entries" if isinstance(entries, list) else json_type(entries)
+        raise HttpError(422, f"{name} must be a list of 1 to {BATCH_LIMIT} entries, not {shown}")
+    return entries
+
+
+def _handles(document: JsonObject) -> Sequence[str]:
+    """The document's ``receipt_handles``: 1 to 100 strings (an empty one fails as invalid)."""
+    handles = _batch(document, "receipt_handles")
+    for handle in handles:
+        if not isinstance(handle, str):
+            raise HttpError(422, f"receipt_handles must be strings, not {json_type(handle)}")
+        _storable(handle, "receipt_handles")
+    return handles
 
 
 def _given_id(document: JsonObject) -> Optional[str]:

@@ -25,7 +25,8 @@ __all__ = [
     "int_param",
     "json_body",
     "json_type",
-    "number_param",
+    "optional_int_param",
+    "optional_number_param",
     "parse_query",
     "path_value",
     "queue_name",
@@ -35,7 +36,7 @@ __all__ = [
 #: A JSON object as ``json.loads`` gives it.
 JsonObject = Dict[str, Any]
 
-#: A query string with more parameters than this is refused (no endpoint takes more than six).
+#: A query string with more parameters than this is refused (no endpoint takes more than seven).
 MAX_QUERY_FIELDS = 32
 
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
@@ -147,13 +148,21 @@ def int_param(
     return value
 
 
-def number_param(
-    query: Mapping[str, str], name: str, default: float, low: float, high: float
-) -> float:
-    """A decimal query parameter within ``low..high`` (never NaN or infinite)."""
+def optional_int_param(
+    query: Mapping[str, str], name: str, low: int, high: Optional[int] = None
+) -> Optional[int]:
+    """As :func:`int_param`, None when absent."""
+    return None if name not in query else int_param(query, name, low, low, high)
+
+
+def optional_number_param(
+    query: Mapping[str, str], name: str, low: float, high: float
+) -> Optional[float]:
+    """A decimal query parameter within ``low..high`` (never NaN or infinite); None when absent
+    (the queue's attribute applies)."""
     text = _numeral(query, name, _NUMBER, "a number")
     if text is None:
-        return default
+        return None
     value = float(text)
     if not low <= value <= high:
         _invalid(f"{name} must be between {low:g} and {high:g}, not {text}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from .._rest import ENDPOINTS
+from .._rest import ENDPOINTS, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND
 from . import _handlers as handlers
 from ._params import HttpError, JsonObject
 
@@ -51,6 +51,13 @@ _SERVED: Dict[str, Tuple[Handler, str]] = {
     "get": (handlers.get_message, "read"),
     "info": (handlers.queue_info, "read"),
     "queue_health": (handlers.queue_health, "read"),
+    "add_batch": (handlers.add_messages, "write"),
+    "delete_batch": (handlers.delete_messages, "delete"),
+    "change_visibility": (handlers.change_visibility, "read"),
+    "get_attributes": (handlers.get_attributes, "read"),
+    "set_attributes": (handlers.set_attributes, "manage"),
+    "put_attributes": (handlers.set_attributes, "manage"),
+    "redrive": (handlers.redrive_messages, "manage"),
 }
 
 ROUTES: Tuple[Route, ...] = tuple(
@@ -74,8 +81,8 @@ def match(method: str, segments: Sequence[str]) -> Tuple[Route, Dict[str, str]]:
             return route, values
         allowed.append(route.method)
     if allowed:
-        raise HttpError(405, "Method Not Allowed", {"Allow": ", ".join(sorted(set(allowed)))})
-    raise HttpError(404, "Not Found")
+        raise HttpError(405, METHOD_NOT_ALLOWED, {"Allow": ", ".join(sorted(set(allowed)))})
+    raise HttpError(404, ROUTE_NOT_FOUND)
 
 
 def _captured(pattern: Tuple[str, ...], segments: Sequence[str]) -> Optional[Dict[str, str]]:

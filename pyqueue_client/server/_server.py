@@ -97,6 +97,8 @@ class QueueServer:
                 return True
             self._stopped = True
             serving = self._serving
+        # Long polls answer now instead of holding their connections through the stop.
+        self._httpd.app.stopping.set()
         if serving:
             self._httpd.shutdown()
         self._httpd.server_close()
