@@ -496,7 +496,11 @@ class PyQueue:
             if value is not _KEEP
         }
         checked = check.attribute_changes(changes)
-        merged = changed_attributes(self.get_queue_attributes(), checked)
+        try:
+            current = self.get_queue_attributes()
+        except UnsupportedOperationError:
+            raise UnsupportedOperationError("set_queue_attributes", self.queue_type) from None
+        merged = changed_attributes(current, checked)
         self._check_dead_letters(merged)
         attributes = self._store.set_attributes(self._name, checked)
         _log.info("queue attributes changed: %s", ", ".join(sorted(checked)))

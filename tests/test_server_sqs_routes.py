@@ -412,7 +412,7 @@ def test_attributes_are_read_changed_in_part_and_cleared(client: PlainClient) ->
         ({"wait_time_seconds": True}, "wait_time_seconds must be a number of seconds, not True"),
         (
             {"retention_seconds": 59},
-            "retention_seconds must be between 60 and 1.2096e+06 s, not 59",
+            "retention_seconds must be between 60 and 1209600 s, not 59",
         ),
         ({"max_receive_count": 0}, "max_receive_count must be between 1 and 1000, not 0"),
         ({"max_receive_count": 1.5}, "max_receive_count must be an integer, not 1.5"),

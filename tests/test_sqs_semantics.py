@@ -15,8 +15,8 @@ from pyqueue_client import PyQueue, QueueAttributes, ValidationError
 
 from .conftest import BACKENDS, FakeClock
 
-#: The backends whose stores keep these semantics in this process.
-LOCAL = sorted(name for name in BACKENDS if name != "remote")
+#: Every backend of the contract suite (remote: a real ``pyqueue serve`` on the same clock).
+LOCAL = sorted(BACKENDS)
 DEFAULTS: QueueAttributes = {
     "visibility_timeout": 30,
     "delay_seconds": 0,
@@ -282,8 +282,9 @@ def test_a_message_received_too_often_moves_to_the_dead_letter_queue(
     assert (moved["id"], moved["receive_count"], moved["message_body"]) == ("poison", 2, {"n": 1})
     assert moved["invisible_until"] is None
     records = dead._inspect("copy_queue").export_records()
-    assert records[0].get("source_queue") == queue._name
     assert records[0]["current_receipt_handle"] is None
+    if queue.queue_type != "remote":  # the REST listing does not carry a dead letter's source
+        assert records[0].get("source_queue") == queue._name
     # redrive: back where it came from, as new
     assert dead.redrive_messages() == 1
     assert dead.get_queue_info()["message_count"] == 0
