@@ -216,6 +216,8 @@ class Database:
             empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             _create_schema(empty)
             self._empty = empty
+            # closed with the database, or when it is dropped without close()
+            weakref.finalize(self, empty.close)
         return self._empty
 
     @contextlib.contextmanager
