@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Dict, Iterable, List, Mapping, Optional
 
 from ._errors import ValidationError
 from ._types import MessageBody
 
 __all__ = [
+    "MAX_BODY_DEPTH",
     "MAX_DELAY",
+    "MAX_ID_BYTES",
     "MAX_RECEIVE",
     "MAX_RECEIVE_COUNT",
     "MAX_RETENTION",
@@ -57,6 +60,16 @@ _LIMITS = {
     "wait_time_seconds": MAX_WAIT,
 }
 _CLEARABLE = frozenset({"retention_seconds", "max_receive_count", "dead_letter_queue"})
+#: The longest message id, in bytes of UTF-8 (SQS's own ids are 36 characters).
+MAX_ID_BYTES = 512
+#: The deepest nesting of objects and arrays a body may have. JSON itself has no limit, but a
+#: body nested about a thousand deep cannot be read back by Python's ``json``: refused at the
+#: door, it can never make a queue unreadable.
+MAX_BODY_DEPTH = 64
+# Control characters (C0, DEL, C1) in an id would travel into logs and paths.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# What changes nesting in JSON text: brackets, and strings (whose brackets do not count).
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def body_json(message: object, name: str = "message") -> str:
@@ -68,9 +81,32 @@ def body_json(message: object, name: str = "message") -> str:
         )
     try:
         as_dict = message if type(message) is dict else dict(message)
-        return json.dumps(as_dict, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(as_dict, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{name} must be JSON-serializable: {exc}") from None
+    except RecursionError:
+        raise _too_deep(name) from None
+    _check_depth(text, name)
+    return text
+
+
+def _too_deep(name: str) -> ValidationError:
+    return ValidationError(f"{name} is nested more than {MAX_BODY_DEPTH} objects or arrays deep")
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse JSON text nested deeper than ``MAX_BODY_DEPTH``."""
+    # Fewer brackets than the limit cannot nest deeper: most bodies stop here.
+    if text.count("[") + text.count("{") <= MAX_BODY_DEPTH:
+        return
+    depth = 0
+    for token in _NESTING.findall(text):
+        if token in "[{":
+            depth += 1
+            if depth > MAX_BODY_DEPTH:
+                raise _too_deep(name)
+        elif token in "]}":
+            depth -= 1
 
 
 def body(message: object, name: str = "message") -> MessageBody:
@@ -80,9 +116,14 @@ def body(message: object, name: str = "message") -> MessageBody:
 
 
 def item_id(value: object, name: str = "item_id") -> str:
-    """A message id: a non-empty string."""
+    """A message id: a non-empty string of at most ``MAX_ID_BYTES`` bytes, without control
+    characters."""
     if not isinstance(value, str) or not value:
         raise ValidationError(f"{name} must be a non-empty string, not {value!r}")
+    if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise ValidationError(f"{name} must be at most {MAX_ID_BYTES} bytes long")
+    if _CONTROL.search(value):
+        raise ValidationError(f"{name} must not contain control characters, not {value!r}")
     return value
 
 

@@ -122,6 +122,12 @@ def test_json_media_type_parameters(client: PlainClient) -> None:
         ('{"message_body": {}, "id": "a\\ud800"}', "id must be valid Unicode text"),
         ('{"message_body": {"id": "\\udfff"}}', 'message_body["id"] must be valid Unicode'),
         ('{"message_body": {"big": 1e999}}', "message_body must be JSON-serializable"),
+        ('{"message_body": ' + '{"a": ' * 65 + "1" + "}" * 66, "nested more than 64"),
+        ('{"message_body": ' + '{"a": [' * 490 + "1" + "]}" * 490 + "}", "nested too deeply"),
+        ('{"message_body": ' + "[" * 5000 + "]" * 5000 + "}", ""),
+        ({"message_body": {}, "id": "x" * 513}, "id must be at most 512 bytes"),
+        ({"message_body": {}, "id": "a\u0000b"}, "id must not contain control characters"),
+        ({"message_body": {"id": "tab\there"}}, 'message["id"] must not contain control'),
     ],
 )
 def test_bad_add_documents(client: PlainClient, document: Any, mentions: str) -> None:
@@ -151,12 +157,20 @@ def test_check_existence_of_ids_that_are_not_unicode(client: PlainClient) -> Non
 
 
 def test_odd_but_valid_ids(client: PlainClient) -> None:
-    for item in ("a\u0000b", "x" * 100000, " ", "\n", "\U0001f600"):
+    for item in (" ", "\U0001f600", "é" * 256, "a/b%2F"):
         reply = client.call("POST", f"{Q}/messages", {"id": item, "message_body": {"v": item}})
         assert reply.json["id"] == item
-    found = client.call("POST", f"{Q}/messages/check-existence", {"message_ids": ["a\u0000b"]})
-    assert found.json == {"existing_ids": ["a\u0000b"]}
-    assert client.call("GET", f"{Q}/message/a%00b").json["message_body"] == {"v": "a\u0000b"}
+    found = client.call("POST", f"{Q}/messages/check-existence", {"message_ids": ["é" * 256]})
+    assert found.json == {"existing_ids": ["é" * 256]}
+    assert client.call("GET", f"{Q}/message/%20").json["message_body"] == {"v": " "}
+
+
+def test_ids_with_control_characters_or_too_long_are_refused(client: PlainClient) -> None:
+    """An id travels into logs and paths: at most 512 bytes, no control characters."""
+    for item, mentions in (("a\u0000b", "control"), ("\n", "control"), ("x" * 100000, "512")):
+        reply = client.call("POST", f"{Q}/messages", {"id": item, "message_body": {"v": 1}})
+        assert_error(reply, 422, mentions)
+        assert len(reply.raw) < 300  # the id is not echoed whole
 
 
 def test_bodies_keep_escaped_surrogates(client: PlainClient) -> None:

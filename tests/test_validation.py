@@ -8,6 +8,7 @@ backend as on memory, and changes nothing there.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
@@ -193,3 +194,65 @@ def test_every_backend_refuses_bad_arguments_as_the_memory_queue_does(
     assert [message["id"] for message in stored] == ["a"]
     assert stored[0]["message_body"] == {"n": 1}
     assert stored[0]["receive_count"] == 0
+
+
+# -- limits where a message enters ----------------------------------------------------------------
+
+
+def _nested(depth: int) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"leaf": 1}
+    for _ in range(depth - 1):
+        body = {"a": body}
+    return body
+
+
+def test_bodies_nest_at_most_64_deep(memory_queue: PyQueue) -> None:
+    memory_queue.add_message(_nested(64), item_id="deep-enough")
+    memory_queue.add_message({"text": "[" * 500 + "{" * 500}, item_id="brackets-in-text")
+    for poison in (_nested(65), _nested(977)):
+        with pytest.raises(ValidationError, match="nested more than 64"):
+            memory_queue.add_message(poison)
+        with pytest.raises(ValidationError, match="nested more than 64"):
+            memory_queue.update_message("deep-enough", poison)
+    assert memory_queue.check_existence(["deep-enough", "brackets-in-text"]) == [
+        "deep-enough",
+        "brackets-in-text",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item_id", "message"),
+    [
+        ("x" * 513, "at most 512 bytes"),
+        ("é" * 257, "at most 512 bytes"),
+        ("a\x00b", "control characters"),
+        ("line\nbreak", "control characters"),
+        ("del\x7f", "control characters"),
+    ],
+)
+def test_ids_are_short_and_printable(memory_queue: PyQueue, item_id: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        memory_queue.add_message({"n": 1}, item_id=item_id)
+    with pytest.raises(ValidationError, match=message):
+        memory_queue.add_message({"id": item_id})
+    assert memory_queue.get_queue_info()["message_count"] == 0
+    memory_queue.add_message({"n": 1}, item_id="é" * 256)  # 512 bytes: the limit itself
+
+
+def test_an_unreadable_stored_body_is_skipped_not_fatal(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body stored before the nesting limit, too deep to read back: the receive delivers the
+    other messages and reports the bad one."""
+    path = tmp_path / "queue.db"
+    queue = PyQueue(path, queue_type="sqlite", clock=clock)
+    queue.add_messages([{"n": 1}, {"n": 2}, {"n": 3}], ["a", "poison", "c"])
+    deep = '{"a":' * 3000 + "1" + "}" * 3000
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE messages SET body = ? WHERE id = 'poison'", (deep,))
+    db.close()
+    with caplog.at_level("ERROR", logger="pyqueue_client.sqlite"):
+        received = queue.receive_messages(max_messages=10)
+    assert [m["Id"] for m in received] == ["a", "c"]
+    assert "message poison cannot be read back" in caplog.text
+    queue.close()

@@ -15,6 +15,7 @@ side table instead. Connections, schema and migrations are ``_storage.sqlite_db`
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from datetime import datetime
@@ -44,6 +45,8 @@ from .._types import DeleteMessagesResult, MessageBody, QueueAttributes, QueueIn
 from ._waiting import LongPolling, changes_for, seconds_until
 
 __all__ = ["SqliteQueue", "SqliteStore"]
+
+_log = logging.getLogger("pyqueue_client.sqlite")
 
 #: RETURNING arrived in SQLite 3.35.0.
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
@@ -208,10 +211,13 @@ class SqliteQueue(LongPolling):
                     pick = ",".join(str(row[0]) for row in db.execute(pick, params))
                 rows = self._deliver(db, pick, params, delete_after_receive)
         rows.sort(key=lambda row: int(row[0]))
-        return [
-            Delivery(received_message(item_id, handle, json.loads(body), time, count, first), until)
-            for _, item_id, time, body, count, first, handle in rows
-        ]
+        deliveries = []
+        for _, item_id, time, body, count, first, handle in rows:
+            decoded = _decoded(body, item_id)
+            if decoded is not None:
+                message = received_message(item_id, handle, decoded, time, count, first)
+                deliveries.append(Delivery(message, until))
+        return deliveries
 
     def _deliver(
         self, db: sqlite3.Connection, pick: str, params: Any, delete_after_receive: bool
@@ -428,6 +434,19 @@ class SqliteQueue(LongPolling):
                         (handle, cursor.lastrowid),
                     )
         return added
+
+
+def _decoded(body: str, item_id: str) -> Optional[MessageBody]:
+    """A stored body, or None (logged, never delivered) for one that cannot be read back: a
+    body nested deeper than Python's ``json`` reads, stored before bodies had a nesting limit.
+    The other messages of the receive are delivered; this one comes back after its timeout,
+    and a dead-letter policy ends that."""
+    try:
+        decoded: MessageBody = json.loads(body)
+    except (ValueError, RecursionError):
+        _log.error("message %s cannot be read back and is not delivered", item_id)
+        return None
+    return decoded
 
 
 def _changes_key(path: str, queue: str) -> str:

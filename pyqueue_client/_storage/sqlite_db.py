@@ -197,7 +197,7 @@ class Database:
                 check_same_thread=False,
             )
             try:
-                _prepare(connection, self.path)
+                _prepare(connection, self.path, self.lock_timeout)
                 synchronous = "FULL" if self._durable else "NORMAL"
                 connection.execute(f"PRAGMA synchronous = {synchronous}")
             except BaseException:
@@ -343,7 +343,7 @@ def _check_header(path: str) -> None:
         raise QueueCorruptedError(path, "not a SQLite database")
 
 
-def _prepare(connection: sqlite3.Connection, path: str) -> None:
+def _prepare(connection: sqlite3.Connection, path: str, lock_timeout: float) -> None:
     """Check the database is ours (creating the schema in an empty one), then switch to WAL.
 
     The check only reads, so opening a queue never waits for another process's write; the write
@@ -359,8 +359,20 @@ def _prepare(connection: sqlite3.Connection, path: str) -> None:
     if version < SCHEMA_VERSION:
         with _within(connection, write=True):
             _migrate(connection, _check_schema(connection, path))
-    if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        connection.execute("PRAGMA journal_mode = WAL")
+    _switch_to_wal(connection, lock_timeout)
+
+
+def _switch_to_wal(connection: sqlite3.Connection, lock_timeout: float) -> None:
+    """WAL mode, once per file. The switch needs the file to itself and does not wait for a
+    busy lock as statements do, so processes opening a new file together retry it briefly."""
+    deadline = time.monotonic() + lock_timeout
+    while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _is_empty(connection: sqlite3.Connection) -> bool:

@@ -212,7 +212,7 @@ def _new_message(document: JsonObject) -> NewMessage:
     chosen = choose_message_id(_given_id(document), body)
     # The request's id was checked by _given_id; what is left to check is the body's.
     _storable(chosen, 'message_body["id"]')
-    return NewMessage(chosen, check.body_json(body, "message_body"))
+    return NewMessage(check.item_id(chosen, "id"), check.body_json(body, "message_body"))
 
 
 def _delay(document: JsonObject) -> Optional[float]:
