@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import platform
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -30,6 +31,11 @@ _DEFAULT_CAP = 120.0
 _STUCK_AFTER = 2.0
 #: Seconds the untimed drain after the server soak may take.
 _SOAK_DRAIN = 60.0
+#: Seconds each long-polling receive of the latency rounds waits (the longest PyQueue allows).
+_WAIT = 20.0
+#: The producer of the latency rounds sleeps this long (seconds, at random) before each add, so
+#: that the consumer is waiting when the message comes, at any point of its poll.
+PAUSE = (0.02, 0.1)
 
 Result = Dict[str, Any]
 #: (payload, id) of each message to add.
@@ -80,6 +86,18 @@ class Client:
         """Add one message; the id to remember it by (the worker's or the library's)."""
         raise NotImplementedError
 
+    def add_batch(self, items: Items) -> List[str]:
+        """Add several messages, in one call where the library has one; their ids."""
+        return [self.add(payload, item_id) for payload, item_id in items]
+
+    def add_later(self, payload: Any, item_id: str, delay: float) -> str:
+        """Add one message that stays hidden for ``delay`` seconds; its id."""
+        raise NotImplementedError
+
+    def receive_waiting(self, batch: int, wait: float) -> List[Any]:
+        """Receive up to ``batch``, waiting up to ``wait`` seconds for one (long polling)."""
+        raise NotImplementedError
+
     def receive(self, batch: int) -> List[Any]:
         """Receive up to ``batch`` messages (making them invisible); [] when none is visible."""
         raise NotImplementedError
@@ -98,8 +116,7 @@ class Client:
 
     def fill(self, items: Items) -> None:
         """Add every message, as fast as the library can (setup, never timed)."""
-        for payload, item_id in items:
-            self.add(payload, item_id)
+        self.add_batch(items)
 
     def stored_ids(self, candidates: Sequence[str] = ()) -> Set[str]:
         """The ids still waiting or in flight (a library that cannot list them all looks up
@@ -220,13 +237,17 @@ class Budget:
         return self.reached
 
 
-def add_all(client: Client, items: Items, tally: Tally, stop: Budget, retry: bool = False) -> None:
-    """One add per message until the cap; an add that raises is counted, and retried if asked
-    (with the worker's own ids a retry is a no-op in libraries that deduplicate by id)."""
-    for payload, item_id in items:
+def add_all(
+    client: Client, items: Items, tally: Tally, stop: Budget, retry: bool = False, batch: int = 1
+) -> None:
+    """One add per message (``batch`` above 1: one :meth:`Client.add_batch` per ``batch``
+    messages) until the cap; an add that raises is counted, and retried if asked (with the
+    worker's own ids a retry is a no-op in libraries that deduplicate by id)."""
+    for start in range(0, len(items), batch):
+        chunk = items[start : start + batch]
         while not stop.spent():
             try:
-                tally.added.append(client.add(payload, item_id))
+                tally.added += client.add_batch(chunk) if batch > 1 else [client.add(*chunk[0])]
             except Exception:
                 tally.errors += 1
                 if retry:
@@ -338,7 +359,9 @@ def run_enqueue(library: Library, args: argparse.Namespace) -> Result:
         for index, client in enumerate(clients)
     ]
     timing = in_parallel(
-        clients, lambda i, tally, stop: add_all(clients[i], items[i], tally, stop), args.budget
+        clients,
+        lambda i, tally, stop: add_all(clients[i], items[i], tally, stop, batch=args.batch),
+        args.budget,
     )
     result = finish(args, clients, timing, timing[2].added, len(timing[2].added))
     if not result["partial"] and not args.server and not os.path.exists(args.template):
@@ -391,15 +414,31 @@ def run_concurrency(library: Library, args: argparse.Namespace) -> Result:
     halves = [args.n // 2, args.n - args.n // 2]
     roles = [("producer", 0, halves[0]), ("producer", 1, halves[1])]
     roles += [("consumer", 0, 0), ("consumer", 1, 0)]
-    children = [
-        subprocess.Popen(
-            [sys.executable, args.script, json.dumps(dict(vars(args), phase=role, index=i, n=n))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            universal_newlines=True,
-        )
-        for role, i, n in roles
-    ]
+    children = [spawn(args, phase=role, index=i, n=n) for role, i, n in roles]
+    start = release(children)
+    reports = [collect(child, (args.budget or _DEFAULT_CAP) + 30) for child in children]
+    seconds = time.perf_counter() - start
+    tally = Tally().absorb([Tally(report) for report in reports])
+    partial = any(report.get("timed_out") or report.get("killed") for report in reports)
+    check = delivery(tally.added, tally, library.leftover(args, path), drained=not partial)
+    stuck = any(report.get("stuck") for report in reports)
+    extra = {"partial": partial, "capped": partial, "stuck": stuck}  # only the deadline stops early
+    return outcome(args, check, seconds, check["delivered"], **extra)
+
+
+def spawn(args: argparse.Namespace, **changes: Any) -> subprocess.Popen[str]:
+    """This worker again, as a child running the spec with ``changes`` (its phase, ...)."""
+    return subprocess.Popen(
+        [sys.executable, args.script, json.dumps(dict(vars(args), **changes))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        universal_newlines=True,
+    )
+
+
+def release(children: Sequence[subprocess.Popen[str]]) -> float:
+    """Wait until every child is ready, then tell them all to go; the clock (``perf_counter``)
+    just before."""
     for child in children:
         assert child.stdout is not None
         line = child.stdout.readline().strip()
@@ -411,14 +450,7 @@ def run_concurrency(library: Library, args: argparse.Namespace) -> Result:
         assert child.stdin is not None
         child.stdin.write("go\n")
         child.stdin.flush()
-    reports = [collect(child, (args.budget or _DEFAULT_CAP) + 30) for child in children]
-    seconds = time.perf_counter() - start
-    tally = Tally().absorb([Tally(report) for report in reports])
-    partial = any(report.get("timed_out") or report.get("killed") for report in reports)
-    check = delivery(tally.added, tally, library.leftover(args, path), drained=not partial)
-    stuck = any(report.get("stuck") for report in reports)
-    extra = {"partial": partial, "capped": partial, "stuck": stuck}  # only the deadline stops early
-    return outcome(args, check, seconds, check["delivered"], **extra)
+    return start
 
 
 def collect(child: subprocess.Popen[str], timeout: float) -> Result:
@@ -517,12 +549,120 @@ def run_mixed(library: Library, args: argparse.Namespace) -> Result:
     drain_all(clients[0], 1, tally, Budget(_SOAK_DRAIN))
     args.n = len(tally.added)  # the soak's N is what its clients managed to add
     result = finish(args, clients, timing, tally.added, args.n)
-    ordered = sorted(value for part in latencies for value in part)
+    ordered = [value for part in latencies for value in part]
     result.update(requests=len(ordered), requests_per_second=len(ordered) / seconds)
-    for name, fraction in (("p50_ms", 0.50), ("p99_ms", 0.99), ("max_ms", 1.0)):
+    return dict(result, **percentiles(ordered))
+
+
+def percentiles(seconds: Sequence[float]) -> Dict[str, float]:
+    """``p50_ms``, ``p90_ms``, ``p99_ms`` and ``max_ms`` of durations in seconds (nearest rank;
+    all 0 without any)."""
+    ordered, found = sorted(seconds), {}
+    for name, fraction in (("p50_ms", 0.50), ("p90_ms", 0.90), ("p99_ms", 0.99), ("max_ms", 1.0)):
         rank = min(max(round(fraction * len(ordered) + 0.5) - 1, 0), len(ordered) - 1)
-        result[name] = ordered[rank] * 1000.0 if ordered else 0.0  # the nearest-rank percentile
-    return result
+        found[name] = ordered[rank] * 1000.0 if ordered else 0.0
+    return found
+
+
+# -- long polling: waking up, delays, the idle cost -------------------------------------------
+
+
+def run_latency(library: Library, args: argparse.Namespace, delay: float) -> Result:
+    """Rounds of: a random pause, one add (hidden for ``delay`` seconds, if any), and the moment
+    a consumer in another process, waiting in a long-polling receive, returned it.
+
+    A round's lateness is that moment minus (the moment just before the add call + ``delay``),
+    both read with ``time.time()``, one clock for every process of the machine: for a delay, an
+    upper bound of how late after the delay's end the message came. The consumer deletes each
+    message before it reports it, then waits again; the pause lets it get there.
+    """
+    rounds = args.delay_rounds if delay else args.rounds
+    client = library.open(args, os.path.join(args.dir, "queue"), args.durable)
+    items, pauses = make_items(client, "w", rounds), random.Random(rounds)
+    late: List[float] = []
+    adds: List[float] = []
+    added: List[str] = []
+    child = spawn(args, phase="waiter", n=rounds)
+    start = release([child])
+    assert child.stdout is not None
+    for payload, item_id in items:
+        time.sleep(pauses.uniform(*PAUSE))
+        before = time.time()
+        if delay:
+            added.append(client.add_later(payload, item_id, delay))
+        else:
+            added.append(client.add(payload, item_id))
+        adds.append(time.time() - before)
+        got, returned = json.loads(child.stdout.readline())
+        if got != added[-1]:
+            child.kill()
+            raise RuntimeError(f"the waiting consumer returned {got!r}, not {added[-1]!r}")
+        late.append(returned - before - delay)
+    seconds = time.perf_counter() - start
+    tally = Tally(json.loads(child.stdout.readline()))  # its report, once its rounds are done
+    child.wait(_WAIT)
+    check = delivery(added, tally, client.stored_ids(added), drained=True)
+    client.close()
+    found = percentiles(late)
+    summary = "lateness" if delay else "latency"
+    summary += " ms p50/p90/p99/max " + " / ".join(f"{value:.1f}" for value in found.values())
+    extra = dict(found, add_p50_ms=percentiles(adds)["p50_ms"], early=sum(1 for x in late if x < 0))
+    return outcome(args, check, seconds, rounds, partial=False, summary=summary, **extra)
+
+
+def run_waiter(library: Library, args: argparse.Namespace) -> Result:
+    """The consumer of the latency rounds: ``n`` long-polling receives of one message, each
+    deleted, then a line with its id and the moment the receive returned (id None: the receive
+    came back empty after the whole wait, and the consumer stops)."""
+    client = library.open(args, os.path.join(args.dir, "queue"), args.durable)
+    await_go()
+    tally = Tally()
+    for _ in range(args.n):
+        received = client.receive_waiting(1, _WAIT)
+        returned = time.time()
+        if received:
+            consume(client, received, 1, tally)
+        print(json.dumps([tally.received[-1] if received else None, returned]), flush=True)
+        if not received:
+            break
+    client.close()
+    return tally.report()
+
+
+def run_idle(library: Library, args: argparse.Namespace) -> Result:
+    """One long-polling receive of ``idle`` seconds on an empty queue: the CPU time this process
+    spent in it, and the server's over the same span (when the spec names its process)."""
+    client, tally = library.open(args, os.path.join(args.dir, "queue"), args.durable), Tally()
+    server = process_cpu(args.server_pid)
+    cpu, start = time.process_time(), time.perf_counter()
+    received = client.receive_waiting(1, args.idle)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    server_after = process_cpu(args.server_pid)
+    consume(client, received, 1, tally)  # nothing, or a message nobody added
+    check = delivery([], tally, client.stored_ids(), drained=True)
+    client.close()
+    percent = cpu / seconds * 100.0
+    server_percent = None
+    if server is not None and server_after is not None:
+        server_percent = (server_after - server) / seconds * 100.0
+    summary = f"{seconds:.1f} s wait, CPU {percent:.2f} % of one core"
+    if server_percent is not None:
+        summary += f", server {server_percent:.2f} %"
+    extra = {"cpu_percent": percent, "server_cpu_percent": server_percent, "summary": summary}
+    return outcome(args, check, seconds, 0, partial=False, cpu_seconds=cpu, **extra)
+
+
+def process_cpu(pid: str) -> Optional[float]:
+    """The CPU seconds (user + system) process ``pid`` has used so far, read from ``/proc`` (on
+    Linux); None elsewhere, without a pid, or when it cannot be read."""
+    if sys.platform == "win32" or not pid:
+        return None
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as file:
+            fields = file.read().rpartition(")")[2].split()
+    except (OSError, ValueError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 PHASES: Dict[str, Callable[[Library, argparse.Namespace], Result]] = {
@@ -533,6 +673,10 @@ PHASES: Dict[str, Callable[[Library, argparse.Namespace], Result]] = {
     "producer": run_producer,
     "consumer": run_consumer,
     "mixed": run_mixed,
+    "wakeup": lambda library, args: run_latency(library, args, 0.0),
+    "delayed": lambda library, args: run_latency(library, args, args.delay),
+    "waiter": run_waiter,
+    "idle": run_idle,
 }
 
 
@@ -542,14 +686,16 @@ def main(argv: Sequence[str], libraries: Dict[str, Library], script: str) -> Non
     Its keys: ``phase``, ``dir`` (an empty folder for the run), ``n``, ``impl`` (a key of
     ``libraries``), ``durable``, ``template`` (a filled queue to copy, or to make), ``batch``,
     ``budget`` (a time cap in seconds, 0: none), ``threads``, ``duration`` (of the soak),
-    ``queue_type``, ``server`` and ``key`` (remote), ``visibility`` (seconds), ``index`` (of a
-    child). ``script`` is the worker file, which the coordinator starts again for its children.
+    ``queue_type``, ``server``, ``key`` and ``server_pid`` (remote), ``visibility`` (seconds),
+    ``index`` (of a child); for long polling ``rounds``, ``delay_rounds``, ``delay`` and
+    ``idle`` (seconds). ``script`` is the worker file, which the coordinator starts again for
+    its children.
     """
     args = argparse.Namespace(**json.loads(argv[0]))
     args.script = os.path.abspath(script)
     library = libraries[args.impl]
     result = PHASES[args.phase](library, args)
-    if args.phase not in ("producer", "consumer"):
+    if args.phase not in ("producer", "consumer", "waiter"):
         imported: Any = importlib.import_module(library.module)
         result["library"] = os.path.dirname(os.path.abspath(str(imported.__file__)))
         version = f"{platform.python_implementation()} {platform.python_version()}"

@@ -28,22 +28,25 @@ def log(text: str) -> None:
 
 
 class Workload(NamedTuple):
-    """One row kind: the worker phase that measures it, its title, its receive size and clients
-    (0: the ``--threads`` option)."""
+    """One row kind: the worker phase that measures it, its title, its receive (or add) size and
+    clients (0: the ``--threads`` option); ``once``: run once, at the first N only (its own
+    settings, such as ``--rounds``, say how long it runs)."""
 
     key: str
     phase: str
     title: str
     batch: int = 1
     threads: int = 1
+    once: bool = False
 
 
 class Impl(NamedTuple):
     """A measured configuration: its label, the worker's ``impl``, its column heading
     (``{py}``: its Python version), whether it is durable, the compared library it runs from its
     own venv (None: this checkout), the Python version it needs ('': the running one), the
-    settings its library must report, the workloads it cannot run, and whether it is fsync-bound
-    without a speed target (then it gets ``--full-repeat`` runs)."""
+    settings its library must report, the workloads it cannot run, whether it is fsync-bound
+    without a speed target (then it gets ``--full-repeat`` runs), and its PyQueue ``queue_type``
+    ('': the suite's)."""
 
     label: str
     impl: str
@@ -54,6 +57,7 @@ class Impl(NamedTuple):
     expect: Tuple[Tuple[str, str], ...] = ()
     skips: Tuple[str, ...] = ()
     fsync_bound: bool = False
+    queue_type: str = ""
 
 
 class Suite(NamedTuple):
@@ -70,9 +74,11 @@ class Suite(NamedTuple):
     workloads: Tuple[Workload, ...]
     columns: Tuple[Column, ...]
     rules: Tuple[Rule, ...]
-    #: The paragraph under the table, and footnotes that always hold.
+    #: The paragraph under the table, footnotes that always hold, and footnotes read from the
+    #: runs (after the others).
     about: str
     notes: Tuple[str, ...] = ()
+    run_notes: Optional[Callable[[Table], List[str]]] = None
     sizes: Tuple[int, ...] = (1000,)
     big_n: int = 0
     big_cap: float = 0.0
@@ -144,8 +150,8 @@ class Table(NamedTuple):
         return [impl.label for impl in self.suite.impls]
 
     def title(self, workload: Workload) -> str:
-        """The workload's title, with the number of threads filled in."""
-        return workload.title.format(threads=self.settings.threads)
+        """The workload's title, with settings such as ``{threads}`` filled in."""
+        return workload.title.format(**vars(self.settings))
 
 
 def markdown_table(rows: Sequence[Sequence[str]]) -> str:
@@ -302,20 +308,47 @@ def faster(ours: str, than: str, factor: float, keys: Sequence[str], name: str =
     return rule
 
 
-def batch_gain(labels: Sequence[str], factor: float) -> Rule:
-    """Each of ``labels`` drains at least ``factor`` times faster with receive(10)."""
+def batch_gain(
+    labels: Sequence[str],
+    factor: float,
+    key: str = "drain10",
+    single: str = "drain1",
+    than: str = "ours receive(1)",
+) -> Rule:
+    """Each of ``labels`` runs ``key`` (by default the receive(10) drain) at least ``factor``
+    times faster than ``single`` (the receive(1) drain)."""
 
     def rule(table: Table, workload: Workload, n: int) -> Optional[Tuple[str, Verdict]]:
-        if workload.key != "drain10":
+        if workload.key != key:
             return None
         gains = [
-            (label.replace("ours ", ""), table.rate("drain10", n, label) / single)
+            (label.replace("ours ", ""), table.rate(key, n, label) / one)
             for label in labels
-            if (single := table.rate("drain1", n, label)) and table.rate("drain10", n, label)
+            if (one := table.rate(single, n, label)) and table.rate(key, n, label)
         ]
         shown = ", ".join(f"{label} {gain:.1f}x" for label, gain in gains)
         verdict = (all(gain >= factor for _, gain in gains), shown) if gains else None
-        return f">= {factor:g}x ours receive(1)", verdict
+        return f">= {factor:g}x {than}", verdict
+
+    return rule
+
+
+def at_most(keys: Sequence[str], limits: Sequence[Tuple[str, str, float]], unit: str) -> Rule:
+    """On ``keys``, every configuration's worst run stays within each ``(name, result key,
+    limit)``; the verdict names the values over their limit."""
+
+    def rule(table: Table, workload: Workload, n: int) -> Optional[Tuple[str, Verdict]]:
+        if workload.key not in keys:
+            return None
+        asked = ", ".join(f"{name} <= {limit:g} {unit}" for name, _, limit in limits)
+        over, measured = [], False
+        for label in table.labels():
+            for name, key, limit in limits:
+                values = [float(run[key]) for run in table.runs(workload.key, n, label)]
+                measured = measured or bool(values)
+                if values and max(values) > limit:
+                    over.append(f"{label} {name} {max(values):.1f}")
+        return asked, (not over, ", ".join(over)) if measured else None
 
     return rule
 
@@ -362,7 +395,9 @@ def render_notes(table: Table) -> str:
     """Footnotes: the suite's own, runs that stopped early, the exactly-once counts of every
     concurrency run (and of any run that was not clean), the slowdown with depth, and how noisy
     the repeats were."""
-    notes = list(table.suite.notes)
+    notes = list(table.suite.notes) + (
+        table.suite.run_notes(table) if table.suite.run_notes else []
+    )
     for workload, n in table.rows():
         for label in table.labels():
             runs, best = table.runs(workload.key, n, label), table.best(workload.key, n, label)[0]

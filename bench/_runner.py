@@ -117,9 +117,10 @@ def run_once(job: Job, scratch: str, index: int) -> Run:
     result: Run = json.loads(done.stdout.strip().splitlines()[-1])
     check_result(job.config, result)
     early = ", stopped early" if result["partial"] else ""
+    shown = result.get("summary") or f"{result['msgs_per_s']:9,.0f} msgs/s"
     log(
         f"{job.config.label:15} {job.workload.key:13} N={job.n:<6} run {index + 1}/{job.repeat}:"
-        f" {result['msgs_per_s']:9,.0f} msgs/s ({result['seconds']:.2f} s{early})"
+        f" {shown} ({result['seconds']:.2f} s{early})"
     )
     return result
 
@@ -143,8 +144,8 @@ def check_result(config: Config, result: Run) -> None:
 class Server:
     """A ``pyqueue serve`` on 127.0.0.1, a free port and a fresh folder, without fsync.
 
-    ``options`` are the worker's spec keys that reach it; once stopped, ``exit_code`` and
-    ``error_lines`` (ERROR lines in its log) say how it ended.
+    ``options`` are the worker's spec keys that reach it (its URL, key and process id); once
+    stopped, ``exit_code`` and ``error_lines`` (ERROR lines in its log) say how it ended.
     """
 
     def __init__(self) -> None:
@@ -167,7 +168,7 @@ def serving(scratch: str) -> Iterator[Server]:
         )
     server = Server()
     try:
-        server.options = announced(process, out_path)
+        server.options = dict(announced(process, out_path), server_pid=str(process.pid))
         log(f"server listening on {server.options['server']}")
         yield server
     finally:

@@ -14,12 +14,12 @@ receive    ``receive_messages(n)``    ``pop()`` (LOCKED)      ``get(block=False,
 delete     ``delete_message(h)``      ``done(id, claim_id)``  ``ack(id=pqid)``
 =========  =========================  ======================  ==============================
 
-The two PyQueues are bridged by feature detection, never by name (except ``durable``, which
-only ours accepts): the original's local receive returns stored messages (``id``, not hidden)
-and deletes by id, its remote one names the handle ``receipt_handle``, and it has neither
-``delete_messages`` nor ``add_messages``. The peers have no batch receive and refuse a batch
-above 1; their payloads are built untimed in the form each stores (litequeue: JSON text), so
-they never pay for encoding while ours does. Standard library only, Python 3.8 syntax.
+The two PyQueues are bridged by feature detection, never by name (except ``durable``, long
+polling and delays, which only ours has): the original's local receive returns stored messages
+(``id``, not hidden) and deletes by id, its remote one names the handle ``receipt_handle``, and
+it has neither ``delete_messages`` nor ``add_messages``. The peers have no batch receive and
+refuse a batch above 1; their payloads are built untimed in the form each stores (litequeue: JSON
+text), so they never pay for encoding while ours does. Standard library only, Python 3.8 syntax.
 """
 
 from __future__ import annotations
@@ -94,10 +94,23 @@ class PyQueueClient(Client):
         self.queue.add_message(payload, item_id=item_id)
         return item_id
 
+    def add_later(self, payload: Any, item_id: str, delay: float) -> str:
+        """``add_message`` with ``delay_seconds`` (ours only)."""
+        self.queue.add_message(payload, item_id=item_id, delay_seconds=delay)
+        return item_id
+
     def receive(self, batch: int) -> List[Any]:
         """``receive_messages`` of up to ``batch``, with the suite's visibility timeout."""
         timeout = self.args.visibility
         return list(self.queue.receive_messages(max_messages=batch, visibility_timeout=timeout))
+
+    def receive_waiting(self, batch: int, wait: float) -> List[Any]:
+        """``receive`` with ``wait_time_seconds`` (ours only)."""
+        return list(
+            self.queue.receive_messages(
+                max_messages=batch, visibility_timeout=self.args.visibility, wait_time_seconds=wait
+            )
+        )
 
     def delete_one(self, received: Any) -> bool:
         """Delete one received message; True unless the library said False."""
@@ -113,12 +126,13 @@ class PyQueueClient(Client):
         """The id of a received (``Id``) or stored (``id``) message."""
         return message_id(received)
 
-    def fill(self, items: Items) -> None:
-        """One ``add_messages`` call when the library has it."""
+    def add_batch(self, items: Items) -> List[str]:
+        """One ``add_messages`` call when the library has it (remote: one request per 100)."""
         if not hasattr(self.queue, "add_messages"):
-            super().fill(items)
-            return
-        self.queue.add_messages([payload for payload, _ in items], [i for _, i in items])
+            return super().add_batch(items)
+        ids = [item_id for _, item_id in items]
+        self.queue.add_messages([payload for payload, _ in items], ids)
+        return ids
 
     def stored_ids(self, candidates: Sequence[str] = ()) -> Set[str]:
         """The ids ``get_messages`` lists; for a remote queue, those of ``candidates`` that

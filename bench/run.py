@@ -2,7 +2,9 @@
 
 ``local-json``: the local JSON queue against the library it replaces, ``pyqueue-client==1.2.1``.
 ``remote``: this checkout's remote client against the original's, on one ``pyqueue serve``, and
-a server soak. ``sqlite``: the SQLite backend against ``litequeue`` and ``persist-queue``. Every
+a server soak. ``sqlite``: the SQLite backend against ``litequeue`` and ``persist-queue``.
+``waiting``: long polling on the local, SQLite and remote backends (wake-up, delays, the idle
+cost) and the remote client's batches against one call per message. Every
 measurement is a child process running ``bench/_worker.py`` on its configuration's interpreter
 (a compared library runs from its own venv, made on first use). Each suite prints its tables and
 writes them, with the circumstances, to ``bench/results/``; a missed target makes the run exit 1
@@ -22,7 +24,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import _report as report
 import _runner as runner
-from _report import Impl, Results, Suite, Table, Workload, log
+from _phases import PAUSE
+from _report import Column, Impl, Results, Suite, Table, Workload, log
 from _runner import ROOT, Config, Job, Server
 from _venv import LITEQUEUE, ORIGINAL, PERSIST_QUEUE, ensure_venv, find_python
 
@@ -211,6 +214,12 @@ def soak_section(table: Table, server: Server) -> Tuple[str, bool]:
     return report.section(heading, report.markdown_table(rows), about, ""), met
 
 
+#: The server of the remote and waiting suites, as the results files describe it.
+SERVER = (
+    "- Server: `python -m pyqueue_client serve --host 127.0.0.1 --port 0 --no-fsync`, one"
+    " server for every run, a fresh queue per run"
+)
+
 #: A title part the table fills in with ``--threads``.
 THREADS = "{threads} client threads"
 
@@ -249,14 +258,123 @@ REMOTE = Suite(
     visibility=300,  # far longer than any run, so a redelivery means a bug
     serve=True,
     heading="Clients against the same server",
-    circumstances=(
-        "- Server: `python -m pyqueue_client serve --host 127.0.0.1 --port 0 --no-fsync`, one"
-        " server for every run, a fresh queue per run",
-    ),
+    circumstances=(SERVER,),
     soak=soak_section,
 )
 
-SUITES = {suite.name: suite for suite in (LOCAL_JSON, REMOTE, SQLITE)}
+# -- waiting ----------------------------------------------------------------------------------
+
+#: The phases that report percentiles (ms) and the one that reports a CPU share.
+LATENCY_PHASES, IDLE_PHASE = ("wakeup", "delayed"), "idle"
+
+
+def waiting_column(label: str) -> Column:
+    """A backend's result in its row's unit: ms p50 / p90 / p99 / max, the waiting process's
+    CPU % (and the server's), or msgs/s."""
+    rate = report.rate_column(label)
+
+    def cell(table: Table, workload: Workload, n: int) -> str:
+        runs = table.runs(workload.key, n, label)
+        if not runs or workload.phase not in (*LATENCY_PHASES, IDLE_PHASE):
+            return rate.cell(table, workload, n)
+        run = runs[0]  # measured once
+        if workload.phase == IDLE_PHASE:
+            server = run["server_cpu_percent"]
+            return f"{run['cpu_percent']:.2f}" + (
+                f" (server {server:.2f})" if server is not None else ""
+            )
+        return " / ".join(f"{run[key]:.1f}" for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))
+
+    return Column(rate.heading, cell)
+
+
+def waiting_notes(table: Table) -> List[str]:
+    """Per long-polling row: how long the add call itself took, and messages that came back
+    before their delay's end."""
+    notes, n = [], table.settings.n[0]
+    for workload in table.settings.workloads:
+        runs = [
+            (label, run) for label in table.labels() for run in table.runs(workload.key, n, label)
+        ]
+        if workload.phase not in LATENCY_PHASES or not runs:
+            continue
+        adds = ", ".join(f"{label} {run['add_p50_ms']:.1f} ms" for label, run in runs)
+        early = sum(run["early"] for _, run in runs)
+        too_soon = (
+            f"; returned before the delay's end: {early}" if workload.key == "delayed" else ""
+        )
+        notes.append(f"- {table.title(workload)}: the add call took (p50) {adds}{too_soon}.")
+    return notes
+
+
+LOCAL, SQLITE_LABEL, REMOTE_LABEL = "local", "sqlite", "remote"
+#: The batch rows, remote only.
+BATCH_ROWS = ("add1", "add100", "drain1", "drain10")
+
+WAITING = Suite(
+    name="waiting",
+    title="Long polling and remote batches",
+    results="waiting.md",
+    queue_type="local",
+    impls=(
+        Impl(LOCAL, "ours", "local (JSON file)", skips=BATCH_ROWS, queue_type="local"),
+        Impl(SQLITE_LABEL, "ours", "sqlite", skips=BATCH_ROWS, queue_type="sqlite"),
+        Impl(REMOTE_LABEL, "ours", "remote (pyqueue serve)", queue_type="remote"),
+    ),
+    workloads=(
+        Workload(
+            "wakeup",
+            "wakeup",
+            "wake-up: another process adds; ms p50 / p90 / p99 / max ({rounds} rounds)",
+            once=True,
+        ),
+        Workload(
+            "delayed",
+            "delayed",
+            "delayed {delay:g} s: ms after the delay's end; p50 / p90 / p99 / max"
+            " ({delay_rounds} rounds)",
+            once=True,
+        ),
+        Workload("idle", IDLE_PHASE, "idle: one {idle:g} s wait, CPU % of one core", once=True),
+        Workload("add1", "enqueue", "add_message, one per call (msgs/s)"),
+        Workload("add100", "enqueue", "add_messages, 100 per call (msgs/s)", 100),
+        Workload("drain1", "drain1", "receive(1) + delete_message (msgs/s)"),
+        Workload("drain10", "drain10", "receive(10) + delete_messages (msgs/s)", 10),
+    ),
+    columns=(
+        report.title_column("measurement"),
+        *(waiting_column(label) for label in (LOCAL, SQLITE_LABEL, REMOTE_LABEL)),
+        report.target_column("target"),
+        report.verdict_column(),
+        report.clean_column("runs clean"),
+    ),
+    run_notes=waiting_notes,
+    rules=(
+        report.at_most(("wakeup",), (("p50", "p50_ms", 25.0), ("p99", "p99_ms", 100.0)), "ms"),
+        report.at_most(("delayed",), (("p99", "p99_ms", 50.0),), "ms"),
+        report.at_most((IDLE_PHASE,), (("CPU", "cpu_percent", 2.0),), "%"),
+        report.batch_gain((REMOTE_LABEL,), 10.0, "add100", "add1", "one per call"),
+        report.batch_gain((REMOTE_LABEL,), 10.0, "drain10", "drain1", "one per call"),
+    ),
+    about="Each long-polling row is one run per backend, a fresh queue each. Wake-up: a consumer"
+    " process waits in `receive_messages(1, wait_time_seconds=20)`; the producer (another"
+    " process) pauses at random, adds one message, and the latency is the consumer's return"
+    " minus the moment just before the add call (`time.time()` in both processes); the consumer"
+    " deletes the message and waits again. Delayed: the same with `delay_seconds`, the lateness"
+    " measured from the delay's end reckoned from just before the add call (an upper bound)."
+    " Idle: one receive on an empty queue with the wait shown; the CPU time of the waiting"
+    " process (remote: the client; in brackets the server's over the same span, from `/proc`)"
+    " over its wall time. Batch rows (remote only): msgs/s = N / wall seconds, best run; the"
+    " drains start from a queue of N filled before the clock starts.",
+    serve=True,
+    circumstances=(
+        SERVER,
+        "- Local and SQLite queues: `durable=False` (no fsync, as the server runs), in a fresh"
+        " folder per run",
+    ),
+)
+
+SUITES = {suite.name: suite for suite in (LOCAL_JSON, REMOTE, SQLITE, WAITING)}
 
 # -- command line -----------------------------------------------------------------------------
 
@@ -281,6 +399,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     add("--target-n", type=int, default=5000, help="sqlite: the N of the litequeue targets")
     add("--threads", type=int, default=8, help="remote: concurrent clients")
     add("--duration", type=float, default=60.0, help="remote: seconds of the server soak")
+    add("--rounds", type=int, default=200, help="waiting: wake-up rounds per backend")
+    add("--delay-rounds", type=int, default=50, help="waiting: delayed-message rounds")
+    add("--delay", type=float, default=0.5, help="waiting: delay_seconds of those messages")
+    add("--idle", type=float, default=20.0, help="waiting: seconds of the idle wait (<= 20)")
     add("--skip-peers", "--skip-original", action="store_true", help="this library only")
     add("--python312", help="a Python 3.12 for litequeue (default: pyenv's newest, or PATH's)")
     add("--venv-dir", default=BENCH, help="where the compared libraries' venvs are")
@@ -293,6 +415,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         parser.error("--n must be at least 2, --big-n at least 0, and repeats at least 1")
     if not 1 <= args.threads <= smallest or args.duration <= 0:
         parser.error("need 1 <= --threads <= --n and --duration > 0")
+    if min(args.rounds, args.delay_rounds) < 1 or not (args.delay > 0 and 0 < args.idle <= 20):
+        parser.error("need --rounds, --delay-rounds >= 1, --delay > 0 and 0 < --idle <= 20")
     return args
 
 
@@ -312,6 +436,8 @@ def settings_for(suite: Suite, args: argparse.Namespace) -> argparse.Namespace:
     if args.quick:
         settings.n, settings.big_n, settings.duration = [200], 0, min(args.duration, 10.0)
         settings.repeat = settings.full_repeat = settings.concurrency_repeat = 1
+        settings.rounds, settings.delay_rounds = min(args.rounds, 20), min(args.delay_rounds, 5)
+        settings.idle = min(args.idle, 2.0)
     return settings
 
 
@@ -320,7 +446,9 @@ def settings_for(suite: Suite, args: argparse.Namespace) -> argparse.Namespace:
 
 def make_configs(suite: Suite, settings: argparse.Namespace, server: Server) -> Dict[str, Config]:
     """The configurations to measure, by label; makes the compared libraries' venvs."""
-    options = {"queue_type": suite.queue_type, "visibility": suite.visibility, "server": ""}
+    options = {"visibility": suite.visibility, "server": "", "key": "", "server_pid": ""}
+    options.update(rounds=settings.rounds, delay_rounds=settings.delay_rounds)
+    options.update(delay=settings.delay, idle=settings.idle)
     configs = {}
     for impl in suite.impls:
         if settings.skip_peers and (impl.package or impl.python):  # no venv, no other Python
@@ -330,7 +458,9 @@ def make_configs(suite: Suite, settings: argparse.Namespace, server: Server) -> 
         if impl.package is not None:
             prefix = os.path.abspath(os.path.join(settings.venv_dir, ".venv-" + impl.package.venv))
             python, env = ensure_venv(prefix, impl.package, python), runner.worker_env(None)
-        spec = {"key": "", **options, **server.options, "impl": impl.impl, "durable": impl.durable}
+        queue_type = impl.queue_type or suite.queue_type
+        spec = {**options, **(server.options if queue_type == "remote" else {})}
+        spec.update(queue_type=queue_type, impl=impl.impl, durable=impl.durable)
         configs[impl.label] = Config(impl.label, python, env, prefix, spec, impl.expect)
     return configs
 
@@ -343,9 +473,11 @@ def make_plan(suite: Suite, settings: argparse.Namespace, configs: Dict[str, Con
     for n in settings.n:
         for workload in settings.workloads:
             for label, config in configs.items():
-                if workload.phase == "mixed" or workload.key in impls[label].skips:
+                skipped = workload.once and n != settings.n[0]
+                if skipped or workload.phase == "mixed" or workload.key in impls[label].skips:
                     continue
                 repeat = settings.full_repeat if impls[label].fsync_bound else settings.repeat
+                repeat = 1 if workload.once else repeat
                 cap = 0.0
                 if workload.phase == "concurrency":
                     repeat, cap = settings.concurrency_repeat, settings.deadline
@@ -382,6 +514,12 @@ def settings_text(suite: Suite, settings: argparse.Namespace) -> str:
         parts.append(f"concurrency: {runs}, capped at {settings.deadline:g} s")
     if "mixed" in phases:
         parts.append(f"{settings.threads} client threads; soak for {settings.duration:g} s")
+    if any(workload.once for workload in settings.workloads):
+        parts.append(
+            f"long polling, one run each: wake-up {settings.rounds} rounds, delayed"
+            f" {settings.delay_rounds} rounds, each add after a random pause of"
+            f" {PAUSE[0] * 1000:g}-{PAUSE[1] * 1000:g} ms; idle: one {settings.idle:g} s wait"
+        )
     if settings.big_n > 0:
         cap = f"capped at {settings.big_cap:g} s per phase" if settings.big_cap > 0 else "no cap"
         rows = "" if settings.big_concurrency else ", no concurrency row"
