@@ -13,13 +13,23 @@ from typing import Any, Callable, ContextManager, Dict, Iterator, List, Mapping,
 
 import pytest
 
-from pyqueue_client import PyQueue
+from pyqueue_client import PyQueue, QueueAttributes
 from pyqueue_client.server import QueueServer, ServerConfig
 
 from ._tls import FALLBACK, TlsFiles, make_tls_files
 
 #: The project root, so child processes import this checkout of the package.
 PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+
+#: A queue's attributes until someone sets them, as the README documents them.
+DEFAULTS: QueueAttributes = {
+    "visibility_timeout": 30,
+    "delay_seconds": 0,
+    "wait_time_seconds": 0,
+    "retention_seconds": None,
+    "max_receive_count": None,
+    "dead_letter_queue": None,
+}
 
 #: Backends the contract suite runs on: a name -> (tmp_path, clock) -> a context giving a queue.
 QueueFactory = Callable[[Path, "FakeClock"], ContextManager[PyQueue]]

@@ -42,7 +42,7 @@ from pyqueue_client.server import QueueServer
 
 from ._replay_server import Exchange, ReplayTransport, load_exchanges, reply
 from ._server_support import ADMIN_KEY, READER_KEY, config, running
-from .conftest import FakeClock
+from .conftest import DEFAULTS, FakeClock
 
 EXCHANGES = load_exchanges()
 ORDERS = "/api/v1/queues/orders"
@@ -54,14 +54,6 @@ WAIT = 20.0
 NO_ROUTE = EXCHANGES["json:unknown-route"]
 WRONG_METHOD = EXCHANGES["json:method-not-allowed"]
 EMPTY_RECEIVE = EXCHANGES["json:receive-empty-queue"].at("POST", f"{ORDERS}/messages/receive")
-DEFAULTS = {
-    "visibility_timeout": 30,
-    "delay_seconds": 0,
-    "wait_time_seconds": 0,
-    "retention_seconds": None,
-    "max_receive_count": None,
-    "dead_letter_queue": None,
-}
 
 
 def _reply(status: int, payload: Any) -> wire.Reply:

@@ -35,7 +35,7 @@ from ._server_support import (
     running,
     status_of,
 )
-from .conftest import FakeClock
+from .conftest import DEFAULTS, FakeClock
 
 Q = "/api/v1/queues/orders"
 DLQ = "/api/v1/queues/dlq"
@@ -53,14 +53,6 @@ KEYS: Dict[str, Any] = {
         "description": "Orders manager",
         "queues": {"orders": ["manage"], "dlq": ["write"]},
     },
-}
-DEFAULTS = {
-    "visibility_timeout": 30,
-    "delay_seconds": 0,
-    "wait_time_seconds": 0,
-    "retention_seconds": None,
-    "max_receive_count": None,
-    "dead_letter_queue": None,
 }
 
 

@@ -11,20 +11,12 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from pyqueue_client import PyQueue, QueueAttributes, ValidationError
+from pyqueue_client import PyQueue, ValidationError
 
-from .conftest import BACKENDS, FakeClock
+from .conftest import BACKENDS, DEFAULTS, FakeClock
 
 #: Every backend of the contract suite (remote: a real ``pyqueue serve`` on the same clock).
 LOCAL = sorted(BACKENDS)
-DEFAULTS: QueueAttributes = {
-    "visibility_timeout": 30,
-    "delay_seconds": 0,
-    "wait_time_seconds": 0,
-    "retention_seconds": None,
-    "max_receive_count": None,
-    "dead_letter_queue": None,
-}
 
 
 @pytest.fixture(params=LOCAL)

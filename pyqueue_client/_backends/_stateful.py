@@ -9,7 +9,7 @@ from ``_semantics``.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Callable, ContextManager, List, Optional, Sequence
+from typing import Callable, ContextManager, List, Optional, Sequence, Tuple
 
 from .._semantics import Counts, Delivery, NewMessage, QueueState, Record, policy_of
 from .._times import Clock
@@ -92,31 +92,34 @@ class StatefulQueue(LongPolling):
     def _receive_once(
         self,
         max_messages: int,
-        visibility_timeout: float,
+        visibility_timeout: Optional[float],
         delete_after_receive: bool,
         only_new: bool,
-    ) -> List[Delivery]:
+    ) -> Tuple[List[Delivery], QueueAttributes]:
         attributes = self._attributes()
+        if visibility_timeout is None:
+            visibility_timeout = attributes["visibility_timeout"]
+        timeout = visibility_timeout
         policy = policy_of(attributes)
         now = self._clock()
         dead_letter_queue = attributes["dead_letter_queue"] if policy.max_receive_count else None
         if dead_letter_queue is None:
             with self._transaction() as state:
                 receipt = state.receive(
-                    now, max_messages, visibility_timeout, delete_after_receive, only_new, policy
+                    now, max_messages, timeout, delete_after_receive, only_new, policy
                 )
-            return receipt.deliveries
+            return receipt.deliveries, attributes
         deliveries: List[Delivery] = []
 
         def take(state: QueueState) -> List[Record]:
             receipt = state.receive(
-                now, max_messages, visibility_timeout, delete_after_receive, only_new, policy
+                now, max_messages, timeout, delete_after_receive, only_new, policy
             )
             deliveries.extend(receipt.deliveries)
             return receipt.dead
 
         self._move(dead_letter_queue, take, DEAD_LETTER)
-        return deliveries
+        return deliveries, attributes
 
     def _next_visible_in(self) -> Optional[float]:
         with self._reading() as state:

@@ -131,18 +131,15 @@ class LongPolling(ABC):
     _changes: Changes
 
     @abstractmethod
-    def _attributes(self) -> QueueAttributes:
-        """The queue's attributes as stored now."""
-
-    @abstractmethod
     def _receive_once(
         self,
         max_messages: int,
-        visibility_timeout: float,
+        visibility_timeout: Optional[float],
         delete_after_receive: bool,
         only_new: bool,
-    ) -> List[Delivery]:
-        """One receive, without waiting."""
+    ) -> Tuple[List[Delivery], QueueAttributes]:
+        """One receive, without waiting (None: the queue's visibility timeout); returns the
+        deliveries and the attributes it read."""
 
     @abstractmethod
     def _next_visible_in(self) -> Optional[float]:
@@ -156,16 +153,21 @@ class LongPolling(ABC):
         only_new: bool,
         wait_seconds: Optional[float] = 0,
     ) -> List[Delivery]:
-        """See ``QueueCore.receive_messages``."""
-        if visibility_timeout is None or wait_seconds is None:
-            attributes = self._attributes()
-            if visibility_timeout is None:
-                visibility_timeout = attributes["visibility_timeout"]
-            if wait_seconds is None:
-                wait_seconds = attributes["wait_time_seconds"]
-        timeout = visibility_timeout
+        """See ``QueueCore.receive_messages``. The first try reads the queue's attributes
+        along the way; only an empty one goes on to wait."""
+        delivered, attributes = self._receive_once(
+            max_messages, visibility_timeout, delete_after_receive, only_new
+        )
+        if wait_seconds is None:
+            wait_seconds = attributes["wait_time_seconds"]
+        if delivered or wait_seconds <= 0:
+            return delivered
+        # the same timeout for every try, even if the attribute changes during the wait
+        timeout = (
+            attributes["visibility_timeout"] if visibility_timeout is None else visibility_timeout
+        )
 
         def receive_once() -> List[Delivery]:
-            return self._receive_once(max_messages, timeout, delete_after_receive, only_new)
+            return self._receive_once(max_messages, timeout, delete_after_receive, only_new)[0]
 
         return receive_waiting(receive_once, self._next_visible_in, self._changes, wait_seconds)

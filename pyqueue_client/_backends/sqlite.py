@@ -190,17 +190,21 @@ class SqliteQueue(LongPolling):
     def _receive_once(
         self,
         max_messages: int,
-        visibility_timeout: float,
+        visibility_timeout: Optional[float],
         delete_after_receive: bool,
         only_new: bool,
-    ) -> List[Delivery]:
+    ) -> Tuple[List[Delivery], QueueAttributes]:
         moment = self._clock()
         now = format_time(moment)
+        # Clearing expired timeouts needs no transaction with the pick: it only makes visible
+        # what already is. With RETURNING, the pick and its change are then one statement. The
+        # same statement reads the attributes, so a receive costs no extra one for them.
+        attributes = self._expire(now)
+        if visibility_timeout is None:
+            visibility_timeout = attributes["visibility_timeout"]
         until = None if delete_after_receive else later(moment, visibility_timeout)
         params = {"queue": self._queue, "limit": max_messages, "now": now, "until": until}
-        # Clearing expired timeouts needs no transaction with the pick: it only makes visible
-        # what already is. With RETURNING, the pick and its change are then one statement.
-        policy = policy_of(self._expire(now))
+        policy = policy_of(attributes)
         if policy.max_receive_count or policy.retention_seconds is not None:
             rows = self._receive_under(policy, moment, params, delete_after_receive, only_new)
         else:
@@ -217,7 +221,7 @@ class SqliteQueue(LongPolling):
             if decoded is not None:
                 message = received_message(item_id, handle, decoded, time, count, first)
                 deliveries.append(Delivery(message, until))
-        return deliveries
+        return deliveries, attributes
 
     def _deliver(
         self, db: sqlite3.Connection, pick: str, params: Any, delete_after_receive: bool
