@@ -122,3 +122,20 @@ def test_store_connections_stay_few(tmp_path: Path) -> None:
         assert len(store.db._opened) == 1
     finally:
         store.close()
+
+
+def test_a_store_that_owns_its_file_keeps_attributes_in_memory(tmp_path: Path) -> None:
+    """The server's store reads a queue's attributes once; its own changes update them."""
+    store = open_store(str(tmp_path), _midnight, False, workers=2)
+    try:
+        queue = store.open_queue("q")
+        queue.add_messages([NewMessage("now", "{}")])
+        store.set_attributes("q", {"delay_seconds": 60})
+        queue.add_messages([NewMessage("later", "{}")])
+        assert [d.message["Id"] for d in queue.receive_messages(10, 30, False, False)] == ["now"]
+        with store.db.statements(1) as db:  # behind the store's back: not seen
+            db.execute("DELETE FROM queues")
+        store.open_queue("q").add_messages([NewMessage("also-later", "{}")])
+        assert store.open_queue("q").get_queue_info()["delayed_messages"] == 2
+    finally:
+        store.close()

@@ -73,6 +73,8 @@ class SqliteStore:
         self.db = Database(path, durable, lock_timeout)
         self._clock = clock
         self._use_returning = use_returning
+        #: name -> attributes, when this store owns the file (see ``own_the_file``)
+        self._known: Optional[Dict[str, QueueAttributes]] = None
 
     @property
     def path(self) -> str:
@@ -83,9 +85,14 @@ class SqliteStore:
         """See ``Database.share_connections``."""
         self.db.share_connections(size, wait)
 
+    def own_the_file(self) -> None:
+        """Promise that only this store changes queue attributes in this file (a server that
+        owns its data folder): they are then kept in memory, not read on every add."""
+        self._known = {}
+
     def open_queue(self, name: str) -> SqliteQueue:
         """The queue called ``name``: a light view over the shared connections."""
-        return SqliteQueue(self.db, name, self._clock, self._use_returning)
+        return SqliteQueue(self.db, name, self._clock, self._use_returning, self._known)
 
     def queue_names(self) -> List[str]:
         """The queues that hold messages or have attributes, sorted."""
@@ -112,6 +119,8 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO queues (name, attributes) VALUES (?, ?)",
                 (name, attributes_json(attributes)),
             )
+            if self._known is not None:
+                self._known[name] = attributes
         return attributes
 
     def health_check(self) -> bool:
@@ -130,7 +139,15 @@ class SqliteStore:
 class SqliteQueue(LongPolling):
     """One named queue of a :class:`SqliteStore`."""
 
-    def __init__(self, db: Database, name: str, clock: Clock, use_returning: bool) -> None:
+    def __init__(
+        self,
+        db: Database,
+        name: str,
+        clock: Clock,
+        use_returning: bool,
+        known: Optional[Dict[str, QueueAttributes]] = None,
+    ) -> None:
+        self._known = known
         self._db = db
         self._queue = name
         self._clock = clock
@@ -275,9 +292,15 @@ class SqliteQueue(LongPolling):
         return seconds_until(moment, self._clock)
 
     def _attributes(self) -> QueueAttributes:
+        known = self._known
+        if known is not None and self._queue in known:
+            return known[self._queue]
         with self._db.statements(1, write=False) as db:
             row = db.execute(sql.ATTRIBUTES, {"queue": self._queue}).fetchone()
-        return attributes_from_json(None if row is None else row[0])
+        attributes = attributes_from_json(None if row is None else row[0])
+        if known is not None:
+            known[self._queue] = attributes
+        return attributes
 
     def _hide(self, db: sqlite3.Connection, pick: str, params: Any) -> List[Any]:
         """``HIDE`` the picked rows; returns each as it is now (``RECEIVED_COLUMNS``, handle)."""

@@ -43,4 +43,5 @@ def open_store(
         ) from None
     store = SqliteStore(os.path.join(data_dir, DATABASE_NAME), clock, durable, lock_timeout)
     store.share_connections(workers, call_timeout)
+    store.own_the_file()  # every change of attributes goes through this server
     return store
