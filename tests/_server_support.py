@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Union
 
+import pytest
+
+from pyqueue_client._backends.sqlite import SqliteQueue
 from pyqueue_client.server import QueueServer, ServerConfig
 
 from .conftest import child_env
@@ -295,3 +298,18 @@ def admin_of_new_server(args: List[str], cwd: Path) -> Iterator[PlainClient]:
     """A child server with a generated key, and an admin client of it."""
     with server_process(args, cwd) as child, PlainClient(child.url, child.read_key()) as client:
         yield client
+
+
+class HoldWatch:
+    """Sets ``holding`` when the server starts holding a receive (a try with a wait)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.holding = threading.Event()
+        original = SqliteQueue.receive_messages
+
+        def watched(queue: SqliteQueue, *args: Any) -> Any:
+            if args[-1]:
+                self.holding.set()
+            return original(queue, *args)
+
+        monkeypatch.setattr(SqliteQueue, "receive_messages", watched)

@@ -35,13 +35,12 @@ from pyqueue_client import (
     ValidationError,
 )
 from pyqueue_client._backends.remote_http import RemoteStore
-from pyqueue_client._backends.sqlite import SqliteQueue
 from pyqueue_client._transport import rest_calls as wire
 from pyqueue_client._transport.rest_calls import ApiCall
 from pyqueue_client.server import QueueServer
 
 from ._replay_server import Exchange, ReplayTransport, load_exchanges, reply
-from ._server_support import ADMIN_KEY, READER_KEY, config, running
+from ._server_support import ADMIN_KEY, READER_KEY, HoldWatch, config, running
 from .conftest import DEFAULTS, FakeClock
 
 EXCHANGES = load_exchanges()
@@ -574,21 +573,6 @@ def test_the_server_checks_attributes_and_permissions(server: QueueServer) -> No
             reader.set_queue_attributes(visibility_timeout=5)
         with pytest.raises(PermissionDeniedError, match="manage permission required"):
             reader.redrive_messages()
-
-
-class HoldWatch:
-    """Sets ``holding`` when the server starts holding a receive (a try with a wait)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.holding = threading.Event()
-        original = SqliteQueue.receive_messages
-
-        def watched(queue: SqliteQueue, *args: Any) -> Any:
-            if args[-1]:
-                self.holding.set()
-            return original(queue, *args)
-
-        monkeypatch.setattr(SqliteQueue, "receive_messages", watched)
 
 
 def test_a_waiting_consumer_is_woken_by_another_clients_add(

@@ -16,7 +16,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from pyqueue_client._backends.sqlite import SqliteQueue
 from pyqueue_client._transport import rest_calls as wire
 from pyqueue_client.server import QueueServer
 from pyqueue_client.server._app import loggable_path
@@ -26,6 +25,7 @@ from ._server_support import (
     ADMIN_KEY,
     READER_KEY,
     WRITER_KEY,
+    HoldWatch,
     PlainClient,
     PlainReply,
     body_of,
@@ -533,21 +533,6 @@ def test_naming_a_dead_letter_queue_needs_write_permission_on_it(server: QueueSe
 
 
 # -- long polling (real time) ---------------------------------------------------------------------
-
-
-class HoldWatch:
-    """Sets ``holding`` when the server starts holding a receive (a try with a wait)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.holding = threading.Event()
-        original = SqliteQueue.receive_messages
-
-        def watched(queue: SqliteQueue, *args: Any) -> Any:
-            if args[-1]:
-                self.holding.set()
-            return original(queue, *args)
-
-        monkeypatch.setattr(SqliteQueue, "receive_messages", watched)
 
 
 def in_thread(target: Callable[[], Any]) -> Tuple[threading.Thread, Dict[str, Any]]:
