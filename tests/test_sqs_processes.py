@@ -136,10 +136,13 @@ def test_moves_between_two_files_survive_sigkill(tmp_path: Path) -> None:
             "move", "local", store, "--dead", dead_name, "--log", str(log),
             "--prefix", f"r{round_number}",
         )  # fmt: skip
-        time.sleep(0.3 + rng.random() * 0.5)
+        started = time.monotonic()
+        while not log.exists() and time.monotonic() - started < 30:
+            time.sleep(0.01)  # the child is up and moving (its start may be slow under load)
+        time.sleep(rng.random() * 0.5)
         mover.kill()  # SIGKILL
         mover.communicate(timeout=10)
-        added: Set[str] = set(log.read_text().split())
+        added: Set[str] = set(log.read_text().split()) if log.exists() else set()
         with open_queue("local", store) as queue, open_queue("local", dead_name) as dead:
             for either in (queue, dead):
                 either.get_queue_info()  # finishes a move the kill cut short
