@@ -110,14 +110,16 @@ def _remote(settings: _Settings) -> _Opened:
 
 
 class _Backend(NamedTuple):
-    """One registry entry: how to open the store and queue, and its default file (None: none)."""
+    """One registry entry: how to open the store and queue, its default file (None: none), and
+    whether each file is one queue (the store then names a queue by its file's path)."""
 
     open: Callable[[_Settings], _Opened]
     default_file: Optional[str]
+    files_are_queues: bool = False
 
 
 _BACKENDS: Mapping[str, _Backend] = {
-    "local": _Backend(_local, "queue.json"),
+    "local": _Backend(_local, "queue.json", files_are_queues=True),
     "sqlite": _Backend(_sqlite, "queue.db"),
     "memory": _Backend(_memory, None),
     "remote": _Backend(_remote, None),
@@ -280,8 +282,8 @@ class PyQueue:
         )
         self._store, self._queue = backend.open(settings)
         # How the store names this queue: its file where each file is a queue, else its name.
-        self._name = settings.queue_file if backend.default_file == "queue.json" else queue_name
-        self._files_are_queues = backend.default_file == "queue.json"
+        self._files_are_queues = backend.files_are_queues
+        self._name = settings.queue_file if backend.files_are_queues else queue_name
         # A capability, checked once: the calls that need it fail fast where it is missing.
         self._inspectable = self._queue if isinstance(self._queue, Inspectable) else None
 

@@ -110,11 +110,12 @@ class LocalJsonQueue(StatefulQueue):
     def _reading(self) -> Iterator[QueueState]:
         """A read of a queue whose file does not exist (and no crashed write or move left
         anything behind) sees an empty queue and creates nothing, not even the lock file."""
-        if os.path.isdir(os.path.dirname(os.path.abspath(self._path))) and not (
+        # the queue file first: when it exists, as it mostly does, one stat decides
+        if not (
             os.path.exists(self._path)
             or has_backup(self._path)
             or os.path.exists(self._path + MOVING_SUFFIX)
-        ):
+        ) and os.path.isdir(os.path.dirname(os.path.abspath(self._path))):
             yield QueueState()
             return
         with self._transaction() as state:
