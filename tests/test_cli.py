@@ -115,7 +115,10 @@ def test_demo_times_out_and_kills_its_workers(
     assert demo.run_demo(DemoConfig(messages=10, timeout=1.0)) == 1
     assert time.monotonic() - started < 30  # not the hanging worker's 60 s
     out = capfd.readouterr().out
-    assert "FAILED:\n  - timed out after 1 s\n  - crasher exited with code " in out
+    # On a loaded machine the real producers may still be starting when the second runs out, so
+    # they can be listed as killed too: only the order of the first line is fixed.
+    assert "FAILED:\n  - timed out after 1 s\n" in out
+    assert "\n  - crasher exited with code " in out
     assert "consumers started" not in out  # the story stopped where the crasher hung
     assert list(in_tmp.iterdir()) == []
 
