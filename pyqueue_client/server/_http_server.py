@@ -357,6 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader = _DeadlineReader(self.connection, config.socket_timeout)
         self._reader.deadline = self._started + config.head_timeout
         self._served = False
+        self._trusted = False
         self.rfile.close()  # the standard one, replaced by one that keeps the deadline
         self._input = io.BufferedReader(self._reader)
         self.rfile = self._input
@@ -415,14 +416,16 @@ class _Handler(BaseHTTPRequestHandler):
         """The request line (empty lines before it skipped), b"" if the client closed first.
 
         A connection's first head is due within ``head_timeout`` of its opening; a later one
-        within ``head_timeout`` of its first byte (until then it is idle, with the socket
-        timeout).
+        within ``head_timeout`` of its first byte. Until then the connection is idle: for the
+        socket timeout once it sent a valid key, else for ``head_timeout`` only.
         """
         if self._served:
-            self._reader.deadline = None
+            head_timeout = self.server.config.head_timeout
+            idle_until = None if self._trusted else time.monotonic() + head_timeout
+            self._reader.deadline = idle_until
             if not self._input.peek(1):
                 return b""
-            self._reader.deadline = time.monotonic() + self.server.config.head_timeout
+            self._reader.deadline = time.monotonic() + head_timeout
         for _ in range(_MAX_LEADING_BLANK_LINES):
             line: bytes = self.rfile.readline(_MAX_REQUEST_LINE + 1)
             if line not in _BLANK_LINES:
@@ -497,7 +500,8 @@ class _Handler(BaseHTTPRequestHandler):
         response = self.server.app.handle(
             Request(self.command, self.path, self.headers, body), self._caller
         )
-        if self._caller.verified:
+        if self._caller.verified and not self._trusted:
+            self._trusted = True
             self.server.connections.trust(self.connection)
         return response
 
