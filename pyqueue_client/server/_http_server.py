@@ -426,7 +426,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._input.peek(1):
                 return b""
             self._reader.deadline = time.monotonic() + head_timeout
-        for _ in range(_MAX_LEADING_BLANK_LINES):
+        for _ in range(_MAX_LEADING_BLANK_LINES + 1):
             line: bytes = self.rfile.readline(_MAX_REQUEST_LINE + 1)
             if line not in _BLANK_LINES:
                 return line
