@@ -269,6 +269,9 @@ class HttpServer(ThreadingHTTPServer):
                 connection.settimeout(_TLS_REFUSAL_SECONDS)
                 connection.do_handshake()
                 connection.sendall(_BUSY_ANSWER)
+                # Closing over unread bytes resets the connection, and the client could lose
+                # the answer: read its request first (or wait for it to close, bounded).
+                connection.recv(_DRAIN_CHUNK)
             except OSError as exc:
                 _log.debug("refused TLS connection failed: %s", exc)
             finally:
