@@ -232,11 +232,25 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a client may stay silent (default: %(default)s)",
     )
     add(
+        "--head-timeout",
+        type=_seconds,
+        default=defaults.head_timeout,
+        metavar="S",
+        help="seconds a client has to send a whole request head (default: %(default)s)",
+    )
+    add(
         "--max-connections",
         type=_count(100_000),
         default=defaults.max_connections,
         metavar="N",
         help="open connections beyond this get 503 (default: %(default)s)",
+    )
+    add(
+        "--max-queues",
+        type=_count(10_000_000),
+        default=defaults.max_queues,
+        metavar="N",
+        help="requests that would make more queues get 422 (default: %(default)s)",
     )
     add("--no-fsync", action="store_true", help="faster writes that a power cut may lose")
     add(
@@ -262,6 +276,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         socket_timeout=args.socket_timeout,
         max_connections=args.max_connections,
+        head_timeout=args.head_timeout,
+        max_queues=args.max_queues,
         durable=not args.no_fsync,
     )
     return serve(config, log_level=args.log_level)

@@ -633,5 +633,7 @@ def test_a_client_tells_a_missing_route_from_a_missing_message(client: PlainClie
 
 def test_logs_show_the_new_paths_as_they_are() -> None:
     for tail in ("batch", "batch-delete", "visibility"):
-        assert loggable_path(f"{Q}/messages/{tail}") == f"{Q}/messages/{tail}"
-    assert loggable_path(f"{Q}/messages/receipt_x") == f"{Q}/messages/<receipt handle>"
+        assert loggable_path("POST", f"{Q}/messages/{tail}", True) == f"{Q}/messages/{tail}"
+    assert loggable_path("DELETE", f"{Q}/messages/receipt_x", True) == (
+        f"{Q}/messages/<receipt handle>"
+    )

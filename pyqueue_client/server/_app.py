@@ -9,18 +9,19 @@ Anything unexpected is logged here with its traceback and answered with a bare 5
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from email.message import Message
 from typing import List, Optional
+from urllib.parse import unquote
 
 from .._contract import Store
 from .._errors import LockTimeoutError, ValidationError
-from .._rest import API_KEY_HEADER, API_PREFIX
+from .._rest import API_KEY_HEADER
 from .._times import Clock
 from ._auth import PERMISSIONS, ApiKey, KeyRing
 from ._cors import Cors
 from ._handlers import Context
+from ._limits import QueueLimit
 from ._params import (
     HttpError,
     JsonObject,
@@ -31,9 +32,9 @@ from ._params import (
     path_value,
     queue_name,
 )
-from ._routes import PUBLIC, match
+from ._routes import PUBLIC, ROUTES, match
 
-__all__ = ["App", "loggable_path"]
+__all__ = ["App", "Caller", "loggable_path"]
 
 _log = logging.getLogger("pyqueue_client.server")
 
@@ -41,36 +42,50 @@ _log = logging.getLogger("pyqueue_client.server")
 _ANONYMOUS = ApiKey("anonymous", {})
 #: How much of a path a log line shows.
 _LOGGED_PATH_LIMIT = 200
-#: ``.../messages/{receipt_handle}``: the one path that carries a secret.
-_RECEIPT_HANDLE_PATH = re.compile(
-    f"^({re.escape(API_PREFIX)}/queues/[^/]*/messages/)"
-    r"(?!(?:receive|check-existence|by-id|batch|batch-delete|visibility)$)[^/]+$"
-)
+#: A path segment after one of these names a message (a receipt handle or an id), unless it is
+#: a fixed word of some route: it is logged as the placeholder.
+_SECRET_AFTER = {"messages": "<receipt handle>", "message": "<id>", "by-id": "<id>"}
+#: Every fixed word of a route path (``receive``, ``by-id``...): never a secret.
+_ROUTE_WORDS = frozenset(part for route in ROUTES for part in route.pattern if part[:1] != "{")
+#: What the log shows of a path that no route serves, when the caller's key was not verified.
+_UNKNOWN_ROUTE = "<unknown route>"
 
 
 class App:
     """Routes, authenticates, authorizes and dispatches one request."""
 
-    def __init__(self, keys: KeyRing, store: Store, clock: Clock, cors: Cors) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        store: Store,
+        clock: Clock,
+        cors: Cors,
+        queues: Optional[QueueLimit] = None,
+    ) -> None:
         self.keys = keys
         self.store = store
         self.clock = clock
         self.cors = cors
+        #: The limit on how many queues the store holds (none when None).
+        self.queues = queues
         #: Set by a stop: requests held for long polling then answer at once.
         self.stopping = threading.Event()
 
-    def handle(self, request: Request) -> Response:
-        """The answer to ``request``; never raises for anything the request contains."""
+    def handle(self, request: Request, caller: Optional[Caller] = None) -> Response:
+        """The answer to ``request``; never raises for anything the request contains.
+
+        ``caller``, when given, learns whether the request's API key was verified.
+        """
         origin = request.headers.get("Origin")
         response = self.cors.preflight(request.method, request.headers)
         if response is None:
-            response = self._answer(request)
+            response = self._answer(request, caller or Caller())
         response.headers.update(self.cors.headers(origin))
         return response
 
-    def _answer(self, request: Request) -> Response:
+    def _answer(self, request: Request, caller: Caller) -> Response:
         try:
-            return Response(200, self._dispatch(request), {})
+            return Response(200, self._dispatch(request, caller), {})
         except HttpError as exc:
             return error_response(exc)
         except ValidationError as exc:
@@ -82,16 +97,19 @@ class App:
         except Exception:
             # The traceback goes to the server's log only: it may name files and internals.
             _log.exception(
-                "internal error answering %s %s", request.method, loggable_path(request.target)
+                "internal error answering %s %s",
+                request.method,
+                loggable_path(request.method, request.target, caller.verified),
             )
             return error_response(HttpError(500, "internal server error"))
 
-    def _dispatch(self, request: Request) -> JsonObject:
+    def _dispatch(self, request: Request, caller: Caller) -> JsonObject:
         path, _, raw_query = request.target.partition("?")
         route, params = match(request.method, _segments(path))
         key = _ANONYMOUS
         if route.access != PUBLIC:
             key = self.keys.authenticate(_single(request.headers, API_KEY_HEADER))
+            caller.verified = True
         if "queue" in params:
             queue_name(params["queue"])
         if route.access in PERMISSIONS and not key.allows(params["queue"], route.access):
@@ -99,6 +117,8 @@ class App:
                 403,
                 f"Access denied: {route.access} permission required for queue '{params['queue']}'",
             )
+        if self.queues is not None:
+            self.queues.admit(route, params)
         context = Context(
             params,
             parse_query(raw_query),
@@ -129,14 +149,56 @@ def _single(headers: Message, name: str) -> Optional[str]:
     return values[0] if values else None
 
 
-def loggable_path(target: str) -> str:
+class Caller:
+    """What answering one request learned about its sender, for the HTTP layer."""
+
+    __slots__ = ("verified",)
+
+    def __init__(self) -> None:
+        #: The request carried a valid API key (checked because its route needs one).
+        self.verified = False
+
+
+def loggable_path(method: str, target: str, verified: bool) -> str:
     """The path of a request target, fit for a log line.
 
-    The query string is dropped (a client may put anything there, keys included), a receipt
-    handle is replaced by a placeholder (whoever holds it may delete the message), characters
-    that could forge log lines are escaped, and long paths are cut.
+    The query string is dropped (a client may put anything there, keys included). Of a request
+    whose key was not verified, only its route's template is shown (the client may have put a
+    secret anywhere in the path). Otherwise every segment that names a message (after
+    ``messages``, ``message`` or ``by-id``) is replaced by a placeholder: whoever holds a receipt
+    handle may delete the message. Characters that could forge log lines are escaped, and long
+    paths are cut.
     """
-    path = _RECEIPT_HANDLE_PATH.sub(r"\1<receipt handle>", target.partition("?")[0])
+    path = target.partition("?")[0]
+    path = _redacted(path) if verified else _route_template(method, path)
     if len(path) > _LOGGED_PATH_LIMIT:
         path = path[:_LOGGED_PATH_LIMIT] + "..."
     return path.encode("unicode_escape").decode("ascii")
+
+
+def _redacted(path: str) -> str:
+    """``path`` with each segment after a message-naming one replaced by a placeholder."""
+    parts = path.split("/")
+    placeholder: Optional[str] = None
+    for index, part in enumerate(parts):
+        # Compared decoded: a route matches ``m%65ssages`` as ``messages``.
+        word = unquote(part, errors="replace")
+        if placeholder is not None and part and word not in _ROUTE_WORDS:
+            parts[index] = placeholder
+        placeholder = _SECRET_AFTER.get(word, placeholder)
+    return "/".join(parts)
+
+
+def _route_template(method: str, path: str) -> str:
+    """The template of the route serving ``path`` (under ``method`` or, failing that, another)."""
+    try:
+        segments = _segments(path)
+    except HttpError:
+        return _UNKNOWN_ROUTE
+    for candidate in dict.fromkeys([method, *(route.method for route in ROUTES)]):
+        try:
+            route, _ = match(candidate, segments)
+        except HttpError:
+            continue
+        return "/" + "/".join(route.pattern)
+    return _UNKNOWN_ROUTE

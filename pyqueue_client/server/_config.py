@@ -11,10 +11,12 @@ from .._errors import ConfigurationError
 from .._rest import is_loopback
 from .._times import Clock
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerConfig", "checked"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_QUEUES", "ServerConfig", "checked"]
 
 #: Request bodies above this many bytes are refused with 413 (256 KiB, as in SQS).
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
+#: The most queues one server holds unless configured otherwise.
+DEFAULT_MAX_QUEUES = 1000
 
 # An origin as browsers send it: scheme, host and an optional port, nothing else.
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
@@ -32,9 +34,16 @@ class ServerConfig:
     - ``cors_origins``: origins allowed to call from a browser (``"*"`` for any); none by default.
     - ``max_body_bytes``: larger request bodies get 413 without being read.
     - ``socket_timeout``: seconds a client may stay silent mid-request or idle between requests.
+    - ``head_timeout``: seconds a client has to send a whole request head (line and headers),
+      counted from its first byte, or from the connection's opening for its first request. A
+      client that takes longer is dropped, however often it sends a little.
     - ``max_connections``: open connections beyond this are answered 503 and closed. A
       long-polling receive holds its connection (and its thread) while it waits, so this also
-      bounds how many consumers can wait at once.
+      bounds how many consumers can wait at once. When every slot is taken, a new connection
+      pushes out the oldest one that has not yet sent a whole request and never sent a valid
+      key, so idle and slow connections cannot shut real clients out.
+    - ``max_queues``: the most queues the server holds; a request that would make one more is
+      refused with 422 (queues that already exist keep working).
     - ``shutdown_timeout``: seconds a graceful stop waits for requests in flight.
     - ``storage_workers``: SQLite connections the request threads share (storage calls at once).
     - ``durable``, ``lock_timeout``: passed to the SQLite backend.
@@ -51,7 +60,9 @@ class ServerConfig:
     cors_origins: Tuple[str, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     socket_timeout: float = 30.0
+    head_timeout: float = 10.0
     max_connections: int = 256
+    max_queues: int = DEFAULT_MAX_QUEUES
     shutdown_timeout: float = 10.0
     storage_workers: int = 8
     durable: bool = True
@@ -73,7 +84,8 @@ def checked(config: ServerConfig) -> ServerConfig:
     _positive_whole(config.max_body_bytes, "max_body_bytes")
     _positive_whole(config.max_connections, "max_connections")
     _positive_whole(config.storage_workers, "storage_workers")
-    for name in ("socket_timeout", "shutdown_timeout", "lock_timeout"):
+    _positive_whole(config.max_queues, "max_queues")
+    for name in ("socket_timeout", "head_timeout", "shutdown_timeout", "lock_timeout"):
         value = getattr(config, name)
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")

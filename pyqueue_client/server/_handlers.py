@@ -46,6 +46,10 @@ __all__ = ["HOLD_SLICE", "MAX_OFFSET", "Context"]
 MAX_OFFSET = 10**12
 #: The longest ``consumer_id`` accepted (it is accepted for compatibility and not used).
 MAX_CONSUMER_ID = 256
+#: The most queues one page of ``GET /queues?limit=...`` lists.
+MAX_QUEUE_PAGE = 1000
+#: The longest ``next`` cursor of the queue list accepted (a queue name; far longer than any).
+MAX_QUEUE_CURSOR = 256
 
 #: A long-polling receive waits in slices this long, looking between two for a server stop, so
 #: a graceful stop never waits for a whole long poll (a new message still wakes it at once).
@@ -126,17 +130,31 @@ def _require_storage(call: Context) -> None:
 
 
 def list_queues(call: Context) -> JsonObject:
-    """``GET /queues``: the queues this key may use, with their counts."""
+    """``GET /queues``: the queues this key may use, with their counts.
+
+    Paged when asked: ``limit`` queues at most, after the queue named by ``next`` (the previous
+    page's ``next``, null on the last page). Without either, every queue and no ``next``.
+    """
     names = {name for name in call.key.queues if name != WILDCARD}
     if WILDCARD in call.key.queues:
         names.update(call.store.queue_names())
-    entries = []
+    limit = optional_int_param(call.query, "limit", 1, MAX_QUEUE_PAGE)
+    after = text_param(call.query, "next", MAX_QUEUE_CURSOR)
+    entries: List[JsonObject] = []
+    more = False
     for name in sorted(names):
         permissions = call.key.permissions_on(name)
-        if permissions:
-            info = call.open(name).get_queue_info()
-            entries.append(shapes.queue_summary(name, info, permissions))
-    return {"queues": entries, "count": len(entries), "api_key_description": call.key.description}
+        if not permissions or (after is not None and name <= after):
+            continue
+        if limit is not None and len(entries) == limit:
+            more = True
+            break
+        info = call.open(name).get_queue_info()
+        entries.append(shapes.queue_summary(name, info, permissions))
+    answer = {"queues": entries, "count": len(entries), "api_key_description": call.key.description}
+    if limit is not None or after is not None:
+        answer["next"] = entries[-1]["queue_name"] if more else None
+    return answer
 
 
 def auth_me(call: Context) -> JsonObject:

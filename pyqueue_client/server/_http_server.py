@@ -6,8 +6,12 @@ server facing untrusted clients needs around it:
 - request bodies framed by ``Content-Length`` only, refused with 413 from the header alone when
   over the limit (a refused body is then read and dropped for a bounded time, so the client can
   read the answer before the connection closes);
-- a socket timeout on every read, a cap on open connections, TLS handshakes on the connection's
-  own thread (a slow client never holds up ``accept``);
+- a socket timeout on every read, and a deadline for each whole request head (a client
+  trickling a byte at a time is dropped all the same); a cap on open connections where a new
+  connection pushes out the oldest one still waiting for a request from a client that never sent
+  a valid key, so idle and slow connections cannot shut real clients out; TLS handshakes on the
+  connection's own thread (a slow client never holds up ``accept``);
+- a cap on the whole header block (431), and HTTP/0.9 requests answered 400 at once;
 - every answer JSON with ``Content-Length``, including the standard library's own errors;
 - a graceful stop: idle keep-alive connections are closed at once, a request in flight finishes
   and its connection then closes.
@@ -19,6 +23,7 @@ import contextlib
 import email.utils
 import functools
 import http.client
+import io
 import json
 import logging
 import re
@@ -29,13 +34,13 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional, Set, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 
-from ._app import App, loggable_path
+from ._app import App, Caller, loggable_path
 from ._config import ServerConfig
 from ._params import HttpError, Request, Response, error_response
 
-__all__ = ["HttpServer"]
+__all__ = ["MAX_HEADER_BYTES", "HttpServer"]
 
 _log = logging.getLogger("pyqueue_client.server")
 _access = logging.getLogger("pyqueue_client.server.access")
@@ -45,6 +50,12 @@ _access = logging.getLogger("pyqueue_client.server.access")
 _MAX_REQUEST_LINE = 65536
 _MAX_HEADER_LINE = 65536
 _MAX_HEADERS = 100
+#: The most bytes of header lines one request may send (431 beyond): per-line and per-count
+#: limits alone would let one request hold 6.4 MB of the server's memory.
+MAX_HEADER_BYTES = 64 * 1024
+#: The most empty lines skipped before a request line (RFC 9112 asks to ignore at least one).
+_MAX_LEADING_BLANK_LINES = 8
+_BLANK_LINES = (b"\r\n", b"\n")
 #: A header name: an RFC 9110 token (so no spaces before the colon, no folded lines).
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADERS_END = (b"\r\n", b"\n", b"")
@@ -58,6 +69,11 @@ _BUSY_ANSWER = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
     b"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s" % (len(_BUSY), _BUSY)
 )
+#: Refused TLS connections answered at once (each needs a handshake on a thread of its own);
+#: beyond this many, a refused TLS connection is closed unanswered.
+_TLS_REFUSALS = 8
+#: How long the handshake and answer of a refused TLS connection may take.
+_TLS_REFUSAL_SECONDS = 2.0
 
 
 class _ClientGone(Exception):
@@ -79,6 +95,12 @@ class Connections:
     A graceful stop closes the idle ones at once; a busy one finishes its request and closes.
     The lock makes "a request arrived" and "the stop closed this idle connection" exclusive, so
     a request is either served or dropped unread, never half done.
+
+    A connection is *trusted* once a request on it carried a valid API key. An untrusted one is
+    *waiting* from its opening, or from the end of its last answer, until its next request has
+    been read whole; when every slot is taken, a new connection pushes out the connection that
+    has waited longest. Idle and slow clients without a key thus cannot keep real clients out,
+    and a real client's own keep-alive connection is never pushed out.
     """
 
     def __init__(self, limit: int) -> None:
@@ -88,14 +110,34 @@ class Connections:
         self._open: Set[socket.socket] = set()
         self._idle: Set[socket.socket] = set()
         self._dropped: Set[socket.socket] = set()
+        self._trusted: Set[socket.socket] = set()
+        #: Untrusted connections waiting for a whole request -> since when (monotonic).
+        self._waiting: Dict[socket.socket, float] = {}
 
     def admit(self, connection: socket.socket) -> bool:
-        """Count a new connection in; False when at the limit or stopping."""
+        """Count a new connection in; False when at the limit (and none can go) or stopping."""
         with self._lock:
-            if self.stopping or len(self._open) >= self.limit:
+            if self.stopping:
+                return False
+            if len(self._open) >= self.limit and not self._push_out_one():
                 return False
             self._open.add(connection)
+            self._waiting[connection] = time.monotonic()
             return True
+
+    def _push_out_one(self) -> bool:
+        """Drop the connection waiting longest for a request; False if none is waiting."""
+        if not self._waiting:
+            return False
+        oldest = min(self._waiting, key=self._waiting.__getitem__)
+        del self._waiting[oldest]
+        # No longer counted: its thread only closes it (``received`` says it was dropped).
+        self._open.discard(oldest)
+        self._idle.discard(oldest)
+        self._dropped.add(oldest)
+        _shut(oldest)
+        _log.debug("dropped a connection waiting for a request to make room for a new one")
+        return True
 
     def idle(self, connection: socket.socket) -> bool:
         """The connection waits for its next request; False when it should close instead."""
@@ -103,6 +145,8 @@ class Connections:
             if self.stopping or connection in self._dropped:
                 return False
             self._idle.add(connection)
+            if connection not in self._trusted:
+                self._waiting.setdefault(connection, time.monotonic())
             return True
 
     def busy(self, connection: socket.socket) -> bool:
@@ -111,11 +155,24 @@ class Connections:
             self._idle.discard(connection)
             return connection not in self._dropped
 
+    def received(self, connection: socket.socket) -> bool:
+        """A whole request was read; False if it was pushed out first (drop it unanswered)."""
+        with self._lock:
+            self._waiting.pop(connection, None)
+            return connection not in self._dropped
+
+    def trust(self, connection: socket.socket) -> None:
+        """A request on the connection carried a valid API key: it is never pushed out."""
+        with self._lock:
+            self._trusted.add(connection)
+            self._waiting.pop(connection, None)
+
     def closed(self, connection: socket.socket) -> None:
         """The connection is gone."""
         with self._lock:
-            for group in (self._open, self._idle, self._dropped):
+            for group in (self._open, self._idle, self._dropped, self._trusted):
                 group.discard(connection)
+            self._waiting.pop(connection, None)
             self._lock.notify_all()
 
     def stop(self) -> None:
@@ -166,6 +223,7 @@ class HttpServer(ThreadingHTTPServer):
         self.config = config
         self.tls = tls
         self.connections = Connections(config.max_connections)
+        self._tls_refusals = threading.BoundedSemaphore(_TLS_REFUSALS)
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -191,10 +249,36 @@ class HttpServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         """Serve the connection on a new thread, or refuse it when too many are open."""
         if not self.connections.admit(request):
-            _refuse(request)
-            self.shutdown_request(request)
+            if isinstance(request, ssl.SSLSocket):
+                self._refuse_tls(request)
+            else:
+                _refuse(request)
+                self.shutdown_request(request)
             return
         super().process_request(request, client_address)
+
+    def _refuse_tls(self, connection: ssl.SSLSocket) -> None:
+        """Answer a TLS connection over the limit as a plain one, on a short-lived thread (its
+        handshake must not hold up ``accept``); close it unanswered when many already wait."""
+        if not self._tls_refusals.acquire(blocking=False):
+            self.shutdown_request(connection)
+            return
+
+        def answer() -> None:
+            try:
+                connection.settimeout(_TLS_REFUSAL_SECONDS)
+                connection.do_handshake()
+                connection.sendall(_BUSY_ANSWER)
+                # Closing over unread bytes resets the connection, and the client could lose
+                # the answer: read its request first (or wait for it to close, bounded).
+                connection.recv(_DRAIN_CHUNK)
+            except OSError as exc:
+                _log.debug("refused TLS connection failed: %s", exc)
+            finally:
+                self.shutdown_request(connection)
+                self._tls_refusals.release()
+
+        threading.Thread(target=answer, name="pyqueue-refusal", daemon=True).start()
 
     def shutdown_request(self, request: Any) -> None:
         """Close the connection and count it out."""
@@ -214,13 +298,44 @@ class HttpServer(ThreadingHTTPServer):
 
 def _refuse(connection: socket.socket) -> None:
     """Tell a connection over the limit to come back later, without blocking the accept loop."""
-    if isinstance(connection, ssl.SSLSocket):
-        return  # answering would need a TLS handshake first
     try:
         connection.setblocking(False)
         connection.send(_BUSY_ANSWER)
     except OSError:
         pass
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's bytes, each read waiting at most ``timeout`` and never past ``deadline``.
+
+    A socket timeout alone bounds each read, so a client sending a byte every few seconds could
+    hold a request head open for ever; the deadline bounds the whole head.
+    """
+
+    def __init__(self, connection: socket.socket, timeout: float) -> None:
+        super().__init__()
+        self._connection = connection
+        self.timeout = timeout
+        #: A ``time.monotonic()`` value, or None for no deadline.
+        self.deadline: Optional[float] = None
+        self._applied: Optional[float] = None
+
+    def readable(self) -> bool:
+        """Always: this is the reading side of the connection."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """One read from the connection into ``buffer``; ``socket.timeout`` past the deadline."""
+        timeout = self.timeout
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("the request head took too long")
+            timeout = min(timeout, left)
+        if timeout != self._applied:
+            self._connection.settimeout(timeout)
+            self._applied = timeout
+        return self._connection.recv_into(buffer)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -235,10 +350,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        config = self.server.config
         # Every read and write waits at most this long: a silent client cannot hold a thread.
-        self.connection.settimeout(self.server.config.socket_timeout)
+        self.connection.settimeout(config.socket_timeout)
         self._refused_bytes = 0
         self._started = time.monotonic()
+        self._caller = Caller()
+        # The first request head (and a TLS handshake) is due within head_timeout of opening.
+        self._reader = _DeadlineReader(self.connection, config.socket_timeout)
+        self._reader.deadline = self._started + config.head_timeout
+        self._served = False
+        self._trusted = False
+        self.rfile.close()  # the standard one, replaced by one that keeps the deadline
+        self._input = io.BufferedReader(self._reader)
+        self.rfile = self._input
 
     def version_string(self) -> str:
         """The ``Server`` header: no Python version for strangers."""
@@ -248,11 +373,18 @@ class _Handler(BaseHTTPRequestHandler):
         """Serve requests until the connection closes; connection failures end it quietly."""
         try:
             if isinstance(self.connection, ssl.SSLSocket):
-                self.connection.do_handshake()
+                self._handshake()
             super().handle()
             self._drop_refused_body()
         except (OSError, _ClientGone) as exc:
             _log.debug("connection from %s ended: %s", self.client_address[0], exc)
+
+    def _handshake(self) -> None:
+        """The TLS handshake, within what is left of the first request head's time."""
+        assert self._reader.deadline is not None  # set by setup
+        left = self._reader.deadline - time.monotonic()
+        self.connection.settimeout(max(min(left, self.server.config.socket_timeout), 0.001))
+        self.connection.do_handshake()
 
     def handle_one_request(self) -> None:
         """Wait for a request (as an idle connection), then read and answer it."""
@@ -261,12 +393,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not connections.idle(self.connection):
             return
         try:
-            line = self.rfile.readline(_MAX_REQUEST_LINE + 1)
+            line = self._request_line()
         except socket.timeout:
-            return  # idle for too long
+            return  # idle, or slow to send the head, for too long
         if not line or not connections.busy(self.connection):
             return
         self._started = time.monotonic()
+        self._caller = Caller()
         self.raw_requestline = line
         if len(line) > _MAX_REQUEST_LINE:
             self.requestline = self.command = ""
@@ -275,13 +408,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not self.parse_request():
             return  # parse_request answered
-        if len(self.requestline.split()) < 3:
-            self.send_error(400, "the request line must end with an HTTP version")
-            return
+        self._reader.deadline = None  # the head is in: the body's reads have the socket timeout
         try:
             self._respond(self._answer())
         except socket.timeout:
             self.send_error(408, "the client sent nothing for too long")
+        self._served = True
+
+    def _request_line(self) -> bytes:
+        """The request line (empty lines before it skipped), b"" if the client closed first.
+
+        A connection's first head is due within ``head_timeout`` of its opening; a later one
+        within ``head_timeout`` of its first byte. Until then the connection is idle: for the
+        socket timeout once it sent a valid key, else for ``head_timeout`` only.
+        """
+        if self._served:
+            head_timeout = self.server.config.head_timeout
+            idle_until = None if self._trusted else time.monotonic() + head_timeout
+            self._reader.deadline = idle_until
+            if not self._input.peek(1):
+                return b""
+            self._reader.deadline = time.monotonic() + head_timeout
+        for _ in range(_MAX_LEADING_BLANK_LINES + 1):
+            line: bytes = self.rfile.readline(_MAX_REQUEST_LINE + 1)
+            if line not in _BLANK_LINES:
+                return line
+        return b""
 
     def parse_request(self) -> bool:
         """Read the request line and headers; on failure answer and return False.
@@ -333,7 +485,10 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         self.command, self.path = words[:2]
         if len(words) == 2:
-            self.close_connection = True  # HTTP/0.9
+            # HTTP/0.9 has no headers to wait for: answer (with a status line, which an HTTP/0.9
+            # client shows as text) and close at once.
+            self.send_error(400, "the request line must end with an HTTP version", drain=False)
+            return False
         if self.path.startswith("//"):
             self.path = "/" + self.path.lstrip("/")
         return True
@@ -343,7 +498,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except HttpError as exc:
             return error_response(exc)
-        return self.server.app.handle(Request(self.command, self.path, self.headers, body))
+        if not self.server.connections.received(self.connection):
+            raise _ClientGone("pushed out to make room for another connection")
+        response = self.server.app.handle(
+            Request(self.command, self.path, self.headers, body), self._caller
+        )
+        if self._caller.verified and not self._trusted:
+            self._trusted = True
+            self.server.connections.trust(self.connection)
+        return response
 
     def _read_body(self) -> bytes:
         """The whole body, framed by Content-Length and within the limit; else ``HttpError``."""
@@ -391,11 +554,15 @@ class _Handler(BaseHTTPRequestHandler):
         return super().handle_expect_100()
 
     def send_error(
-        self, code: int, message: Optional[str] = None, explain: Optional[str] = None
+        self,
+        code: int,
+        message: Optional[str] = None,
+        explain: Optional[str] = None,
+        drain: bool = True,
     ) -> None:
         """The standard library's own errors (bad request line, headers too large...) as JSON."""
         self.close_connection = True
-        if code != 408:
+        if code != 408 and drain:
             # The rest of the request (headers, body) may still be on its way.
             self._refuse_body(_DRAIN_BYTES)
         detail = message or self.responses.get(code, ("error",))[0]
@@ -441,11 +608,10 @@ class _Handler(BaseHTTPRequestHandler):
         the client may then lose the 413 before reading it.
         """
         left = min(self._refused_bytes, _DRAIN_BYTES)
-        deadline = time.monotonic() + _DRAIN_SECONDS
-        while left > 0 and time.monotonic() < deadline:
-            self.connection.settimeout(max(deadline - time.monotonic(), 0.001))
+        self._reader.deadline = time.monotonic() + _DRAIN_SECONDS
+        while left > 0:
             try:
-                chunk = self.rfile.read(min(left, _DRAIN_CHUNK))
+                chunk = self._input.read1(min(left, _DRAIN_CHUNK))
             except socket.timeout:
                 return
             if not chunk:
@@ -459,7 +625,7 @@ class _Handler(BaseHTTPRequestHandler):
             '%s "%s %s" %d %d %.1fms',
             self.client_address[0],
             self.command or "-",
-            loggable_path(getattr(self, "path", "")),
+            loggable_path(self.command or "", getattr(self, "path", ""), self._caller.verified),
             status,
             size,
             (time.monotonic() - self._started) * 1000,
@@ -500,12 +666,15 @@ def _read_headers(rfile: Any) -> http.client.HTTPMessage:
     """The header lines up to the blank line, as the message ``BaseHTTPRequestHandler`` makes."""
     headers = http.client.HTTPMessage()
     count = 0
+    left = MAX_HEADER_BYTES
     while True:
-        line: bytes = rfile.readline(_MAX_HEADER_LINE + 1)
-        if len(line) > _MAX_HEADER_LINE:
-            raise _BadHeaders(431, "Line too long")
+        line: bytes = rfile.readline(min(_MAX_HEADER_LINE, left) + 1)
         if line in _HEADERS_END:
             return headers
+        left -= len(line)
+        if left < 0:
+            limit = "Line too long" if len(line) > _MAX_HEADER_LINE else "Header block too large"
+            raise _BadHeaders(431, f"{limit}: at most {MAX_HEADER_BYTES} bytes of headers")
         count += 1
         if count > _MAX_HEADERS:
             raise _BadHeaders(431, "Too many headers")

@@ -18,6 +18,7 @@ from ._auth import KeyRing
 from ._config import ServerConfig, checked
 from ._cors import Cors
 from ._http_server import HttpServer
+from ._limits import QueueLimit
 from ._store import open_store
 
 __all__ = ["QueueServer", "serve"]
@@ -47,7 +48,8 @@ class QueueServer:
             config.data_dir, clock, config.durable, config.lock_timeout, config.storage_workers
         )
         try:
-            app = App(self.keys, self._store, clock, Cors(config.cors_origins))
+            queues = QueueLimit(self._store, config.max_queues)
+            app = App(self.keys, self._store, clock, Cors(config.cors_origins), queues)
             self._httpd = _listen(config, app, tls)
         except BaseException:
             self._store.close()
