@@ -15,6 +15,8 @@ from ._ids import HANDLE_RANDOM_BYTES
 
 __all__ = [
     "ADD",
+    "ALL_ATTRIBUTES",
+    "ALL_COUNTS",
     "ATTRIBUTES",
     "CHANGE_VISIBILITY",
     "COUNTS",
@@ -100,6 +102,17 @@ COUNTS = (
     " TOTAL(invisible_until > :now AND receive_count = 0)"
     " FROM messages WHERE queue = :queue"
 )
+#: ``counts`` of every queue at once, with each queue's oldest timestamp (one pass over the
+#: table: a summary of many queues without one statement per queue).
+ALL_COUNTS = (
+    "SELECT queue, COUNT(*),"
+    " TOTAL(invisible_until IS NULL OR invisible_until <= :now),"
+    " TOTAL(receive_count = 0), TOTAL(receive_count),"
+    " TOTAL(invisible_until > :now AND receive_count = 0), MIN(timestamp)"
+    " FROM messages GROUP BY queue"
+)
+#: Every queue's attributes (JSON text), for those that have any.
+ALL_ATTRIBUTES = "SELECT name, attributes FROM queues"
 
 #: ``next_visible_at``: the earliest hiding time still ahead (through the expiry index).
 NEXT_VISIBLE = (

@@ -109,6 +109,23 @@ class SqliteStore:
             row = db.execute(sql.ATTRIBUTES, {"queue": name}).fetchone()
         return attributes_from_json(None if row is None else row[0])
 
+    def queue_stats(self) -> Dict[str, Tuple[Counts, Optional[str]]]:
+        """Every queue that holds messages: its counts and its oldest message's timestamp, in
+        one statement (a summary of a thousand queues without a thousand statements)."""
+        now = format_time(self._clock())
+        with self.db.statements(1, write=False) as db:
+            rows = db.execute(sql.ALL_COUNTS, {"now": now}).fetchall()
+        return {
+            queue: (Counts(count, int(visible), int(never), int(receives), int(delayed)), oldest)
+            for queue, count, visible, never, receives, delayed, oldest in rows
+        }
+
+    def all_attributes(self) -> Dict[str, QueueAttributes]:
+        """The attributes of every queue that has any set (the others have the defaults)."""
+        with self.db.statements(1, write=False) as db:
+            rows = db.execute(sql.ALL_ATTRIBUTES).fetchall()
+        return {name: attributes_from_json(text) for name, text in rows}
+
     def set_attributes(self, name: str, changes: Mapping[str, object]) -> QueueAttributes:
         with self.db.transaction() as db:
             row = db.execute("SELECT attributes FROM queues WHERE name = ?", (name,)).fetchone()
