@@ -469,7 +469,7 @@
         "tr",
         { "data-id": message.id },
         el("td", {}, el("a", { href: "#/queue/" + encodeURIComponent(name) + "/message/" + encodeURIComponent(message.id) }, message.id)),
-        el("td", {}, message.status === "in_flight" ? "in flight" : message.invisible_until ? "delayed" : "visible"),
+        el("td", {}, stateOf(message)),
         el("td", { class: "num" }, message.receive_count),
         el("td", { class: "mono" }, message.timestamp)
       )
@@ -499,6 +499,12 @@
     );
   }
 
+  // A hidden message never received is waiting for its delay; one received is in flight.
+  function stateOf(message) {
+    if (message.status !== "in_flight") return "visible";
+    return message.receive_count === 0 ? "delayed" : "in flight";
+  }
+
   // -- one message ---------------------------------------------------------------------------
 
   async function messageView(view, name, id) {
@@ -507,7 +513,7 @@
     const message = await api("GET", q(name) + "/message/" + encodeURIComponent(id));
     const facts = el("dl", { class: "counts" });
     for (const [title, value] of [
-      ["State", message.status === "in_flight" ? "in flight" : message.invisible_until ? "delayed" : "visible"],
+      ["State", stateOf(message)],
       ["Receives", message.receive_count],
       ["Sent (UTC)", message.timestamp],
       ["First received", message.first_received_at || "never"],
