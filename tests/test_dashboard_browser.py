@@ -307,3 +307,31 @@ def test_narrow_dark_screen(playwright: Playwright, tmp_path: Path, server_url: 
         narrow.close()
     assert narrow.outside == []
     assert narrow.errors == []
+
+
+def test_a_wrong_key_is_refused_and_pages_of_messages(browser: Browser, server_url: str) -> None:
+    page = browser.page
+    page.goto(server_url + "/")
+    page.fill("#api-key", "not-a-key")
+    page.click("#sign-in-form button[type=submit]")
+    expect(page.locator("#notice")).to_contain_text("did not accept the key: invalid API key")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('pyqueue.apiKey')") is None
+    # Chromium reports the refused sign-in itself; nothing else may have failed.
+    refused = [error for error in browser.errors if "401" in error]
+    assert len(refused) <= 1
+    for error in refused:
+        browser.errors.remove(error)
+
+    with PlainClient(server_url) as client:
+        _send(client, "orders", 25)
+    browser.sign_in(server_url, ADMIN_KEY)
+    page.goto(server_url + "/#/queue/orders")
+    expect(page.locator("#page-info")).to_have_text("Messages 1-20 of 25")
+    expect(page.locator("#previous-page")).to_be_disabled()
+    page.click("#next-page")
+    expect(page.locator("#page-info")).to_have_text("Messages 21-25 of 25")
+    expect(page.locator("#messages tbody tr")).to_have_count(5)
+    expect(page.locator("#next-page")).to_be_disabled()
+    page.click("#previous-page")
+    expect(page.locator("#page-info")).to_have_text("Messages 1-20 of 25")
