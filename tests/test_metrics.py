@@ -238,6 +238,7 @@ def test_overview_counts_dead_letters_and_throughput(client: PlainClient) -> Non
     assert one["count"] == 1
     assert one["queues"][0]["dead_letter_for"] == ["orders"]
     assert one["queues"][0]["message_count"] == 0
+    assert one["queues"][0]["oldest_message_age_seconds"] is None, "no message, no age"
     assert sum(one["throughput"]["sent"]) == 0
 
 

@@ -3,7 +3,9 @@
 The order of checks is the order of the answers a client can get: 400 for a path that is not
 UTF-8, 404/405 for an unknown route, 401 for a missing or wrong key, 422 for a bad queue name
 (before storage is touched), 403 for a missing permission, then the handler's own 415/422/404.
-Anything unexpected is logged here with its traceback and answered with a bare 500.
+Anything unexpected is logged here with its traceback and answered with a bare 500. The
+dashboard's paths and ``/metrics`` (``_dashboard``) are answered before the routing table, and
+every answer is counted for ``/metrics`` and the dashboard's throughput chart (``_metrics``).
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ def _row(
         "visible_messages": gauges.visible,
         "in_flight_messages": gauges.in_flight,
         "delayed_messages": gauges.delayed,
-        "oldest_message_age_seconds": gauges.oldest_age,
+        "oldest_message_age_seconds": gauges.oldest_age if gauges.total else None,
         "dead_letter_queue": target,
         "dead_letter_messages": dead_letters,
         "dead_letter_for": [user for user in users if key.permissions_on(user)],

@@ -68,11 +68,13 @@
   function el(tag, attributes, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes || {})) {
-      if (name.startsWith("on")) {
+      if (value === false || value === null || value === undefined) {
+        continue;
+      } else if (name.startsWith("on")) {
         node.addEventListener(name.slice(2), value);
       } else if (name === "class") {
         node.className = value;
-      } else if (value !== false && value !== null && value !== undefined) {
+      } else {
         node.setAttribute(name, value === true ? "" : String(value));
       }
     }
@@ -327,7 +329,9 @@
           ["total", "Total", current.message_count],
           ["dead_letters", "Dead letters", deadLetterText(current)],
           ["oldest", "Oldest message", age(current.oldest_message_age_seconds)],
-        ].map(([id, title, value]) => el("div", {}, el("dt", {}, title), el("dd", { "data-count": id }, value)))
+        ].map(([id, title, value]) =>
+          el("div", {}, el("dt", {}, title), el("dd", { "data-count": id, class: typeof value === "string" ? "words" : null }, value))
+        )
       );
       graph.update(overview.throughput);
       if (can("read")) await renderMessages(browser, name, can("delete"));
@@ -487,7 +491,7 @@
       "div",
       { class: "pager" },
       el("button", { type: "button", id: "previous-page", disabled: page.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); route(); } }, "Previous"),
-      el("span", { id: "page-info" }, "Messages " + from + "-" + (page.offset + page.count) + " of " + page.total),
+      el("span", { id: "page-info" }, page.total ? "Messages " + from + "-" + (page.offset + page.count) + " of " + page.total : "No messages"),
       el("button", { type: "button", id: "next-page", disabled: !page.has_more, onclick: () => { state.offset += PAGE_SIZE; route(); } }, "Next")
     );
     const intro = el("p", { class: "meta" }, "Looking does not receive: messages stay as they are." + (canDelete ? " Open one to delete it." : ""));
