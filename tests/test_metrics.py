@@ -303,6 +303,17 @@ def test_throughput_keeps_fifteen_minutes() -> None:
     _, later = throughput.series(["a"])
     assert sum(later["sent"]) == 1, "the first second has left the window"
     assert throughput.totals() == {"a": [4, 2, 0], "b": [0, 0, 1]}
+    now[0] += 1
+    _, idle = throughput.series(["a"])
+    assert idle["sent"][-2:] == [1, 0], "a second without messages counts 0"
+    now[0] += WINDOW_SECONDS
+    throughput.add("c", 1, 7)
+    assert sorted(name or "" for name in throughput._rings) == ["", "c"], "idle queues forgotten"
+    now[0] -= 3
+    throughput.add("c", 1, 1)  # the clock stepped back: counted in the latest second
+    now[0] += 3
+    assert throughput.series(["c"])[1]["received"][-1] == 8
+    assert throughput.totals()["a"] == [4, 2, 0]
 
 
 def test_call_labels_routes_without_an_endpoint_by_their_pattern() -> None:
