@@ -347,6 +347,20 @@ def test_oldest_age_counts_from_the_oldest_message(tmp_path: Path) -> None:
         now[0] = start + datetime.timedelta(seconds=100)
         samples = _metrics(plain)
         overview = plain.call("GET", "/api/v1/overview").json
+        # A hidden message whose time has come counts as visible, as in the queue's own info.
+        receive = "/api/v1/queues/orders/messages/receive?max_messages=1&visibility_timeout=10"
+        assert plain.call("POST", receive).json["count"] == 1
+        delayed = {"message_body": {"a": 3}, "delay_seconds": 60}
+        assert plain.call("POST", "/api/v1/queues/orders/messages", delayed).status == 200
+        hidden = plain.call("GET", "/api/v1/overview").json["queues"][0]
+        now[0] = start + datetime.timedelta(seconds=111)
+        expired = plain.call("GET", "/api/v1/overview").json["queues"][0]
+        info = plain.call("GET", "/api/v1/queues/orders/info").json
     assert value(samples, "pyqueue_queue_oldest_message_age_seconds", queue="orders") == 100
     assert overview["queues"][0]["oldest_message_age_seconds"] == 100
+    assert (hidden["visible_messages"], hidden["in_flight_messages"]) == (1, 1)
+    assert hidden["delayed_messages"] == 1
+    assert (expired["visible_messages"], expired["in_flight_messages"]) == (2, 0)
+    assert expired["visible_messages"] == info["visible_messages"]
+    assert expired["delayed_messages"] == info["delayed_messages"] == 1
     assert json.loads(json.dumps(overview)) == overview

@@ -109,16 +109,19 @@ class SqliteStore:
             row = db.execute(sql.ATTRIBUTES, {"queue": name}).fetchone()
         return attributes_from_json(None if row is None else row[0])
 
-    def queue_stats(self) -> Dict[str, Tuple[Counts, Optional[str]]]:
-        """Every queue that holds messages: its counts and its oldest message's timestamp, in
-        one statement (a summary of a thousand queues without a thousand statements)."""
-        now = format_time(self._clock())
-        with self.db.statements(1, write=False) as db:
-            rows = db.execute(sql.ALL_COUNTS, {"now": now}).fetchall()
-        return {
-            queue: (Counts(count, int(visible), int(never), int(receives), int(delayed)), oldest)
-            for queue, count, visible, never, receives, delayed, oldest in rows
-        }
+    def queue_stats(self) -> Dict[str, Tuple[int, int, int, str]]:
+        """Every queue that holds messages: its messages, visible ones and delayed ones, and its
+        head's timestamp, from indexes only (a thousand queues in three statements)."""
+        params = {"now": format_time(self._clock())}
+        with self.db.statements(3, write=False) as db:
+            heads = db.execute(sql.ALL_HEADS).fetchall()
+            unhidden = dict(db.execute(sql.ALL_UNHIDDEN).fetchall())
+            hidden = {row[0]: row[1:] for row in db.execute(sql.ALL_HIDDEN, params)}
+        stats = {}
+        for queue, total, head in heads:
+            expired, delayed = hidden.get(queue, (0, 0))
+            stats[queue] = (total, unhidden.get(queue, 0) + int(expired), int(delayed), head)
+        return stats
 
     def all_attributes(self) -> Dict[str, QueueAttributes]:
         """The attributes of every queue that has any set (the others have the defaults)."""

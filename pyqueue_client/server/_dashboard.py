@@ -9,7 +9,7 @@
   script, style and calls to this server.
 - ``GET /api/v1/overview`` (any valid key): every queue the key may use, with its counts, its
   oldest message's age and its dead letters, and the throughput of the last 15 minutes, in one
-  answer (two statements, however many queues). ``?queue=name`` narrows it to one queue.
+  answer (four statements, however many queues). ``?queue=name`` narrows it to one queue.
 - ``GET /metrics``: Prometheus text format, for any valid key (or anyone with
   ``metrics_public``); queue gauges cover the queues the key may use.
 """
@@ -23,7 +23,6 @@ from typing import Callable, Dict, List, Mapping, Optional, Protocol, Tuple, run
 
 from .._contract import Store
 from .._rest import API_PREFIX
-from .._semantics import Counts
 from .._times import Clock, format_time, parse_time
 from .._types import QueueAttributes
 from ._auth import WILDCARD, ApiKey
@@ -67,8 +66,9 @@ _PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class QueueStats(Protocol):
     """A store that can count every queue at once (the SQLite store can)."""
 
-    def queue_stats(self) -> Dict[str, Tuple[Counts, Optional[str]]]:
-        """Per queue holding messages: its counts and its oldest message's timestamp."""
+    def queue_stats(self) -> Dict[str, Tuple[int, int, int, str]]:
+        """Per queue holding messages: its messages, visible and delayed ones, and the
+        timestamp of its head (the message waiting longest)."""
 
     def all_attributes(self) -> Dict[str, QueueAttributes]:
         """The attributes of every queue that has any set."""
@@ -198,7 +198,7 @@ def _dead_letter_users(attributes: Mapping[str, QueueAttributes]) -> Dict[str, L
 def _row(
     name: str,
     key: ApiKey,
-    stats: Mapping[str, Tuple[Counts, Optional[str]]],
+    stats: Mapping[str, Tuple[int, int, int, str]],
     attributes: Optional[QueueAttributes],
     users: List[str],
     now: datetime,
@@ -223,22 +223,13 @@ def _row(
     }
 
 
-def _gauges(found: Optional[Tuple[Counts, Optional[str]]], now: datetime) -> QueueGauges:
-    """A queue's numbers from its counts and oldest timestamp (zeros for no messages)."""
+def _gauges(found: Optional[Tuple[int, int, int, str]], now: datetime) -> QueueGauges:
+    """A queue's numbers from its counts and head's timestamp (zeros for no messages)."""
     if found is None:
         return QueueGauges(0, 0, 0, 0, 0.0)
-    counts, oldest = found
-    hidden = counts.message_count - counts.visible_messages
-    age = 0.0
-    if oldest is not None:
-        age = max(round((now - parse_time(oldest)).total_seconds(), 3), 0.0)
-    return QueueGauges(
-        counts.visible_messages,
-        hidden - counts.delayed_messages,
-        counts.delayed_messages,
-        counts.message_count,
-        age,
-    )
+    total, visible, delayed, head = found
+    age = max(round((now - parse_time(head)).total_seconds(), 3), 0.0)
+    return QueueGauges(visible, total - visible - delayed, delayed, total, age)
 
 
 def _wants_html(headers: Message) -> bool:

@@ -284,7 +284,7 @@ _GAUGES: Sequence[Tuple[str, str, Callable[[QueueGauges], float]]] = (
     ("pyqueue_queue_messages", "Every message in the queue.", lambda q: q.total),
     (
         "pyqueue_queue_oldest_message_age_seconds",
-        "Age of the queue's oldest message (0 when empty).",
+        "Age of the message waiting longest, the queue's head (0 when empty).",
         lambda q: q.oldest_age,
     ),
 )
