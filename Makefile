@@ -26,7 +26,13 @@ typecheck: install
 	$(BIN)/mypy --strict --platform linux $(MYPY_TARGETS)
 	$(BIN)/mypy --strict --platform win32 $(MYPY_TARGETS)
 
+# The dashboard's browser tests need Debian's chromium (.ci/run installs it); without it they skip.
+CHROMIUM := /usr/bin/chromium
+
 pytest: install
+	@test -x $(CHROMIUM) || printf '\n%s\n%s\n%s\n\n' '*****************************************' \
+		'*** $(CHROMIUM) is missing: the dashboard browser tests are SKIPPED' \
+		'*** install it: apt-get install -y chromium chromium-driver'
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term-missing -p no:cacheprovider
 
 test: lint typecheck pytest

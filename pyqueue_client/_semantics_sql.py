@@ -15,6 +15,10 @@ from ._ids import HANDLE_RANDOM_BYTES
 
 __all__ = [
     "ADD",
+    "ALL_ATTRIBUTES",
+    "ALL_HEADS",
+    "ALL_HIDDEN",
+    "ALL_UNHIDDEN",
     "ATTRIBUTES",
     "CHANGE_VISIBILITY",
     "COUNTS",
@@ -100,6 +104,29 @@ COUNTS = (
     " TOTAL(invisible_until > :now AND receive_count = 0)"
     " FROM messages WHERE queue = :queue"
 )
+#: A summary of every queue at once, in three statements that read indexes, not rows (a thousand
+#: queues without a thousand statements): each queue's messages and the timestamp of its head
+#: (the message first in queue order, waiting longest) ...
+ALL_HEADS = (
+    "SELECT counted.queue, counted.total, head.timestamp FROM"
+    " (SELECT queue, COUNT(*) AS total, MIN(seq) AS first"
+    " FROM messages INDEXED BY messages_by_id GROUP BY queue) AS counted"
+    " JOIN messages AS head ON head.seq = counted.first"
+)
+#: ... its messages never hidden or made visible again ...
+ALL_UNHIDDEN = (
+    "SELECT queue, COUNT(*) FROM messages INDEXED BY messages_visible"
+    " WHERE invisible_until IS NULL GROUP BY queue"
+)
+#: ... and of its hidden ones, those whose time has come (visible) and those never received
+#: (delayed), as ``counts`` counts them.
+ALL_HIDDEN = (
+    "SELECT queue, TOTAL(invisible_until <= :now),"
+    " TOTAL(invisible_until > :now AND receive_count = 0)"
+    " FROM messages INDEXED BY messages_hidden WHERE invisible_until IS NOT NULL GROUP BY queue"
+)
+#: Every queue's attributes (JSON text), for those that have any.
+ALL_ATTRIBUTES = "SELECT name, attributes FROM queues"
 
 #: ``next_visible_at``: the earliest hiding time still ahead (through the expiry index).
 NEXT_VISIBLE = (

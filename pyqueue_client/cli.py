@@ -253,6 +253,7 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="requests that would make more queues get 422 (default: %(default)s)",
     )
     add("--no-fsync", action="store_true", help="faster writes that a power cut may lose")
+    add("--metrics-public", action="store_true", help="serve /metrics without an API key")
     add(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -279,6 +280,7 @@ def _serve(args: argparse.Namespace) -> int:
         head_timeout=args.head_timeout,
         max_queues=args.max_queues,
         durable=not args.no_fsync,
+        metrics_public=args.metrics_public,
     )
     return serve(config, log_level=args.log_level)
 

@@ -109,6 +109,26 @@ class SqliteStore:
             row = db.execute(sql.ATTRIBUTES, {"queue": name}).fetchone()
         return attributes_from_json(None if row is None else row[0])
 
+    def queue_stats(self) -> Dict[str, Tuple[int, int, int, str]]:
+        """Every queue that holds messages: its messages, visible ones and delayed ones, and its
+        head's timestamp, from indexes only (a thousand queues in three statements)."""
+        params = {"now": format_time(self._clock())}
+        with self.db.statements(3, write=False) as db:
+            heads = db.execute(sql.ALL_HEADS).fetchall()
+            unhidden = dict(db.execute(sql.ALL_UNHIDDEN).fetchall())
+            hidden = {row[0]: row[1:] for row in db.execute(sql.ALL_HIDDEN, params)}
+        stats = {}
+        for queue, total, head in heads:
+            expired, delayed = hidden.get(queue, (0, 0))
+            stats[queue] = (total, unhidden.get(queue, 0) + int(expired), int(delayed), head)
+        return stats
+
+    def all_attributes(self) -> Dict[str, QueueAttributes]:
+        """The attributes of every queue that has any set (the others have the defaults)."""
+        with self.db.statements(1, write=False) as db:
+            rows = db.execute(sql.ALL_ATTRIBUTES).fetchall()
+        return {name: attributes_from_json(text) for name, text in rows}
+
     def set_attributes(self, name: str, changes: Mapping[str, object]) -> QueueAttributes:
         with self.db.transaction() as db:
             row = db.execute("SELECT attributes FROM queues WHERE name = ?", (name,)).fetchone()

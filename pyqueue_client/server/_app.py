@@ -3,13 +3,16 @@
 The order of checks is the order of the answers a client can get: 400 for a path that is not
 UTF-8, 404/405 for an unknown route, 401 for a missing or wrong key, 422 for a bad queue name
 (before storage is touched), 403 for a missing permission, then the handler's own 415/422/404.
-Anything unexpected is logged here with its traceback and answered with a bare 500.
+Anything unexpected is logged here with its traceback and answered with a bare 500. The
+dashboard's paths and ``/metrics`` (``_dashboard``) are answered before the routing table, and
+every answer is counted for ``/metrics`` and the dashboard's throughput chart (``_metrics``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from email.message import Message
 from typing import List, Optional
 from urllib.parse import unquote
@@ -20,8 +23,10 @@ from .._rest import API_KEY_HEADER
 from .._times import Clock
 from ._auth import PERMISSIONS, ApiKey, KeyRing
 from ._cors import Cors
+from ._dashboard import Dashboard
 from ._handlers import Context
 from ._limits import QueueLimit
+from ._metrics import Call, Monitor
 from ._params import (
     HttpError,
     JsonObject,
@@ -61,6 +66,7 @@ class App:
         clock: Clock,
         cors: Cors,
         queues: Optional[QueueLimit] = None,
+        metrics_public: bool = False,
     ) -> None:
         self.keys = keys
         self.store = store
@@ -68,23 +74,36 @@ class App:
         self.cors = cors
         #: The limit on how many queues the store holds (none when None).
         self.queues = queues
+        #: The dashboard's pages and ``/metrics``, and the numbers they show.
+        self.dashboard = Dashboard(store, clock, Monitor(), metrics_public)
         #: Set by a stop: requests held for long polling then answer at once.
         self.stopping = threading.Event()
 
     def handle(self, request: Request, caller: Optional[Caller] = None) -> Response:
         """The answer to ``request``; never raises for anything the request contains.
 
-        ``caller``, when given, learns whether the request's API key was verified.
+        ``caller``, when given, learns whether the request's API key was verified (and its
+        route, which the server's metrics count it under).
         """
+        started = time.perf_counter()
+        caller = caller or Caller()
         origin = request.headers.get("Origin")
         response = self.cors.preflight(request.method, request.headers)
         if response is None:
-            response = self._answer(request, caller or Caller())
+            response = self._answer(request, caller)
         response.headers.update(self.cors.headers(origin))
+        self.dashboard.monitor.observe(
+            request.method, caller, response, time.perf_counter() - started
+        )
         return response
 
     def _answer(self, request: Request, caller: Caller) -> Response:
         try:
+            own = self.dashboard.answer(
+                request, caller, lambda: self._authenticate(request.headers, caller)
+            )
+            if own is not None:
+                return own
             return Response(200, self._dispatch(request, caller), {})
         except HttpError as exc:
             return error_response(exc)
@@ -106,10 +125,10 @@ class App:
     def _dispatch(self, request: Request, caller: Caller) -> JsonObject:
         path, _, raw_query = request.target.partition("?")
         route, params = match(request.method, _segments(path))
+        caller.matched(route.method, route.pattern, params)
         key = _ANONYMOUS
         if route.access != PUBLIC:
-            key = self.keys.authenticate(_single(request.headers, API_KEY_HEADER))
-            caller.verified = True
+            key = self._authenticate(request.headers, caller)
         if "queue" in params:
             queue_name(params["queue"])
         if route.access in PERMISSIONS and not key.allows(params["queue"], route.access):
@@ -131,6 +150,12 @@ class App:
         )
         return route.handler(context)
 
+    def _authenticate(self, headers: Message, caller: Caller) -> ApiKey:
+        """The API key of a request's headers (``HttpError`` 401 when missing or unknown)."""
+        key = self.keys.authenticate(_single(headers, API_KEY_HEADER))
+        caller.verified = True
+        return key
+
 
 def _segments(path: str) -> List[str]:
     if not path.startswith("/"):
@@ -149,12 +174,14 @@ def _single(headers: Message, name: str) -> Optional[str]:
     return values[0] if values else None
 
 
-class Caller:
-    """What answering one request learned about its sender, for the HTTP layer."""
+class Caller(Call):
+    """What answering one request learned about its sender, for the HTTP layer (and, as a
+    :class:`Call`, its route, for the server's metrics)."""
 
     __slots__ = ("verified",)
 
     def __init__(self) -> None:
+        super().__init__()
         #: The request carried a valid API key (checked because its route needs one).
         self.verified = False
 

@@ -47,6 +47,8 @@ class ServerConfig:
     - ``shutdown_timeout``: seconds a graceful stop waits for requests in flight.
     - ``storage_workers``: SQLite connections the request threads share (storage calls at once).
     - ``durable``, ``lock_timeout``: passed to the SQLite backend.
+    - ``metrics_public``: ``GET /metrics`` without an API key (for a Prometheus on a trusted
+      network); otherwise any valid key may read it.
     - ``clock``: a naive-UTC clock for tests; the real time by default.
     """
 
@@ -67,6 +69,7 @@ class ServerConfig:
     storage_workers: int = 8
     durable: bool = True
     lock_timeout: float = 10.0
+    metrics_public: bool = False
     clock: Optional[Clock] = field(default=None, compare=False)
 
 

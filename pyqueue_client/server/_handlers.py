@@ -40,7 +40,7 @@ from ._params import (
     text_param,
 )
 
-__all__ = ["HOLD_SLICE", "MAX_OFFSET", "Context"]
+__all__ = ["HOLD_SLICE", "MAX_OFFSET", "Context", "queue_names_for"]
 
 #: The largest peek offset accepted (far beyond any real queue, within SQLite's integers).
 MAX_OFFSET = 10**12
@@ -135,14 +135,11 @@ def list_queues(call: Context) -> JsonObject:
     Paged when asked: ``limit`` queues at most, after the queue named by ``next`` (the previous
     page's ``next``, null on the last page). Without either, every queue and no ``next``.
     """
-    names = {name for name in call.key.queues if name != WILDCARD}
-    if WILDCARD in call.key.queues:
-        names.update(call.store.queue_names())
     limit = optional_int_param(call.query, "limit", 1, MAX_QUEUE_PAGE)
     after = text_param(call.query, "next", MAX_QUEUE_CURSOR)
     entries: List[JsonObject] = []
     more = False
-    for name in sorted(names):
+    for name in queue_names_for(call.key, call.store):
         permissions = call.key.permissions_on(name)
         if not permissions or (after is not None and name <= after):
             continue
@@ -155,6 +152,15 @@ def list_queues(call: Context) -> JsonObject:
     if limit is not None or after is not None:
         answer["next"] = entries[-1]["queue_name"] if more else None
     return answer
+
+
+def queue_names_for(key: ApiKey, store: Store) -> List[str]:
+    """The queues ``key`` names, and with ``*`` every queue of ``store``, sorted (some of them may
+    grant it nothing: check ``permissions_on``)."""
+    names = {name for name in key.queues if name != WILDCARD}
+    if WILDCARD in key.queues:
+        names.update(store.queue_names())
+    return sorted(names)
 
 
 def auth_me(call: Context) -> JsonObject:

@@ -572,6 +572,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.connections.stopping:
             self.close_connection = True
         payload = b"" if response.body is None else _encode(response.body)
+        if response.raw is not None:
+            payload = response.raw
         # Logged before the answer leaves, so the line exists once the client has the answer.
         if _access.isEnabledFor(logging.INFO):
             self._log_access(response.status, len(payload))

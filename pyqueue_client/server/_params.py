@@ -71,11 +71,13 @@ class Request(NamedTuple):
 
 
 class Response(NamedTuple):
-    """An answer: status, a JSON object (None for no body) and extra headers."""
+    """An answer: status, a JSON object (None for no body) and extra headers; or, for the
+    dashboard's files and ``/metrics``, ``raw`` bytes whose ``Content-Type`` is in ``headers``."""
 
     status: int
     body: Optional[JsonObject]
     headers: Dict[str, str]
+    raw: Optional[bytes] = None
 
 
 def error_response(error: HttpError) -> Response:

@@ -49,7 +49,8 @@ class QueueServer:
         )
         try:
             queues = QueueLimit(self._store, config.max_queues)
-            app = App(self.keys, self._store, clock, Cors(config.cors_origins), queues)
+            cors = Cors(config.cors_origins)
+            app = App(self.keys, self._store, clock, cors, queues, config.metrics_public)
             self._httpd = _listen(config, app, tls)
         except BaseException:
             self._store.close()
