@@ -522,9 +522,10 @@ def copy_arguments(parser: argparse.ArgumentParser) -> None:
         "--to",
         type=parse_queue,
         metavar="QUEUE",
-        help="the target queue, written as for --queue, e.g. sqlite:queue.db#emails",
+        help="the target queue, written as for --queue, e.g. sqlite:queue.db#emails "
+        "(no default: give --to or --to-file)",
     )
-    add("--to-file", metavar="PATH", help="older form: the target file")
+    add("--to-file", metavar="PATH", help="older form: the target file (no default)")
     add(
         "--to-type",
         choices=("local", "sqlite"),

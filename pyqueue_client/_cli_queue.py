@@ -211,7 +211,7 @@ def queue_spec(args: argparse.Namespace) -> QueueSpec:
             raise UsageError(f"--queue names the queue already; leave out {flags}")
         return cast(QueueSpec, args.queue)
     settings: Dict[str, Any] = {"queue_type": "local", "queue_file": None, **older}
-    text = f"{settings['queue_type']}:{settings['queue_file'] or ''}"
+    text = settings["queue_file"] or ""
     if "queue_name" in older:
         text += "#" + older["queue_name"]
     return QueueSpec(text, settings)
