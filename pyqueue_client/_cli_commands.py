@@ -561,7 +561,10 @@ def copy(args: argparse.Namespace) -> int:
     def report(done: int, total: int) -> None:
         progress.update(done, done / total, force=done == total)
 
-    with open_spec(spec, args) as source, open_spec(target_spec, args) as target:
+    either = spec.takes_api_key or target_spec.takes_api_key
+    with open_spec(spec, args, key_used_elsewhere=either) as source, open_spec(
+        target_spec, args, key_used_elsewhere=either
+    ) as target:
         copied = copy_queue(source, target, progress=report if progress.enabled else None)
         progress.finish()
         print(

@@ -217,13 +217,19 @@ def queue_spec(args: argparse.Namespace) -> QueueSpec:
     return QueueSpec(text, settings)
 
 
-def open_spec(spec: QueueSpec, args: argparse.Namespace) -> PyQueue:
-    """Open the queue ``spec`` names, with the connection options of ``args``."""
+def open_spec(
+    spec: QueueSpec, args: argparse.Namespace, *, key_used_elsewhere: bool = False
+) -> PyQueue:
+    """Open the queue ``spec`` names, with the connection options of ``args``.
+
+    ``--api-key`` for a queue that takes none is a usage error, unless ``key_used_elsewhere``
+    (another queue of the same command takes it: ``copy`` from a server to a file).
+    """
     settings = dict(spec.settings)
     if spec.takes_api_key:
         settings["api_key"] = args.api_key or os.environ.get(API_KEY_ENV) or None
         settings["timeout"] = args.timeout
-    elif args.api_key is not None:
+    elif args.api_key is not None and not key_used_elsewhere:
         raise UsageError(f"--api-key is for http(s):// queues, and {spec.text!r} is not one")
     # The settings come from the table above, so PyQueue's overloads cannot check them here.
     open_any = cast(Callable[..., PyQueue], PyQueue)

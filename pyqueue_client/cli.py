@@ -34,10 +34,10 @@ from ._cli_common import (
     count,
     positive_seconds,
 )
-from ._cli_queue import add_queue_options
+from ._cli_queue import API_KEY_ENV, add_queue_options
 from ._cli_top import top, top_arguments
 from ._demo import DemoConfig, run_demo
-from ._errors import PyQueueError
+from ._errors import AuthenticationError, PermissionDeniedError, PyQueueError
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -324,6 +324,14 @@ def _fail(prog: str, message: str, code: int) -> int:
     return code
 
 
+def _message(exc: BaseException) -> str:
+    """What went wrong, in the command line's words where the library names an argument."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, AuthenticationError) and not isinstance(exc, PermissionDeniedError):
+        text = text.rstrip(".") + f" (with --api-key or ${API_KEY_ENV})"
+    return text
+
+
 def _quiet_stdout() -> None:
     """After a closed pipe: point stdout at the null device, so the flush at exit cannot fail."""
     try:
@@ -364,7 +372,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (PyQueueError, CommandError, OSError) as exc:
         if args.debug:
             raise
-        return _fail(prog, str(exc) or type(exc).__name__, EXIT_ERROR)
+        return _fail(prog, _message(exc), EXIT_ERROR)
     except Exception as exc:
         if args.debug:
             raise
