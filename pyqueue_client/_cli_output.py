@@ -30,7 +30,6 @@ __all__ = [
     "print_json",
     "print_json_lines",
     "print_pairs",
-    "print_table",
     "read_chunks",
     "read_lines",
     "table_lines",
@@ -66,11 +65,6 @@ def table_lines(header: Sequence[str], rows: Sequence[Sequence[object]]) -> List
         rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
         lines.append("  ".join([first, *rest]).rstrip())
     return lines
-
-
-def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Print :func:`table_lines`."""
-    print("\n".join(table_lines(header, rows)))
 
 
 def print_pairs(pairs: Mapping[str, Any]) -> None:

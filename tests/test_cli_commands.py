@@ -164,6 +164,19 @@ def test_send_shows_progress_on_a_terminal(
     assert drawn.endswith("\r")  # the line is erased before the count is printed
 
 
+def test_send_counts_on_a_terminal_when_the_size_is_unknown(
+    queue: PyQueue, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    _stdin(monkeypatch, _lines({"n": 1}, {"n": 2}))  # no file number: no size, no bar
+    assert _run(capsys, "send", *Q, "--batch", "1")[:2] == (
+        0,
+        "sent 2 message(s) to sqlite:q.db#jobs\n",
+    )
+    assert terminal.getvalue().startswith("\rsent 2 (")
+
+
 def test_send_from_a_terminal_says_how_to_end(
     queue: PyQueue, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -207,9 +220,9 @@ def test_read_chunks_waits_for_a_slow_writer(monkeypatch: pytest.MonkeyPatch) ->
     timer = threading.Timer(0.2, write_later)
     timer.start()
     with os.fdopen(read_end, "rb") as stream:
-        batches = list(output.read_lines(stream))  # polls every 0.5 s until the line comes
+        batches = list(output.read_chunks(stream, poll=0.01))  # polls until the line comes
     timer.join()
-    assert batches == [output.LineBatch([b'{"n": 1}'], 9)]
+    assert batches == [[b'{"n": 1}\n']]
 
 
 # -- receive, delete, visibility --------------------------------------------------------------
@@ -237,6 +250,8 @@ def test_delete_takes_handles_as_arguments_or_bare_lines(
     assert _run(capsys, "delete", *Q, first)[:2] == (0, "deleted 1 message(s)\n")
     _stdin(monkeypatch, f"{second}\n\n{third}\r\n".encode())
     assert _run(capsys, "delete", *Q)[:2] == (0, "deleted 2 message(s)\n")
+    _stdin(monkeypatch, b"\n \n")
+    assert _run(capsys, "delete", *Q)[:2] == (0, "deleted 0 message(s)\n")
     assert queue.get_messages() == []
 
 
