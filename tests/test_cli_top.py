@@ -20,6 +20,7 @@ from pyqueue_client import _cli_top as top
 from pyqueue_client._facade import store_queues
 
 from ._cli_support import COMMAND_TIMEOUT, PYQUEUE, cli_env
+from ._server_support import ADMIN_KEY, READER_KEY, config, running
 
 
 @pytest.fixture
@@ -44,6 +45,20 @@ def test_store_queues_lists_every_queue_of_a_database(in_tmp: Path) -> None:
         assert list(queues) == ["a", "b"]
         assert queues["b"] is queue
         assert queues["a"].get_queue_info()["message_count"] == 1
+
+
+def test_store_queues_lists_what_a_servers_key_may_use(tmp_path: Path) -> None:
+    with running(config(tmp_path)) as server:
+        for key, expected in ((ADMIN_KEY, ["emails", "orders"]), (READER_KEY, ["orders"])):
+            with PyQueue(
+                queue_type="remote", server_url=server.url, api_key=key, queue_name="orders"
+            ) as queue:
+                if key == ADMIN_KEY:
+                    queue.add_message({"n": 1})
+                    queue._sibling("emails").add_message({"n": 2})
+                queues = store_queues(queue)
+                assert list(queues) == expected
+                assert queues["orders"].get_queue_info()["message_count"] == 1
 
 
 def test_top_prints_frames_into_a_pipe(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
