@@ -37,7 +37,9 @@ from ._cli_common import (
     count,
     delay_seconds,
     json_value,
+    message_id,
     peek_limit,
+    queue_name,
     receive_limit,
     visibility_seconds,
     wait_seconds,
@@ -115,7 +117,9 @@ def send_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: read JSON lines from stdin, one message each, and print how many were sent)",
     )
     parser.add_argument(
-        "--id", help="with JSON: the message id (default: the body's id, else a new UUID)"
+        "--id",
+        type=message_id,
+        help="with JSON: the message id (default: the body's id, else a new UUID)",
     )
     parser.add_argument(
         "--delay",
@@ -534,6 +538,7 @@ def copy_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--to-name",
+        type=queue_name,
         default="default",
         metavar="NAME",
         help="older form: the target queue in a sqlite file (default: %(default)s)",

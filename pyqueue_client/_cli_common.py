@@ -28,8 +28,10 @@ __all__ = [
     "count",
     "delay_seconds",
     "json_value",
+    "message_id",
     "peek_limit",
     "positive_seconds",
+    "queue_name",
     "receive_limit",
     "visibility_seconds",
     "wait_seconds",
@@ -81,6 +83,12 @@ def checked(
             raise argparse.ArgumentTypeError(message) from None
 
     return parse
+
+
+#: A message id, as ``add_message(item_id=...)`` takes it.
+message_id = checked(str, check.item_id, "item_id", "an id")
+#: A queue's name, as ``PyQueue(queue_name=...)`` takes it.
+queue_name = checked(str, check.queue_name, "queue_name", "a name")
 
 
 def _seconds_check(name: str, high: float) -> Callable[[float], float]:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, cast
 from urllib.parse import urlsplit
 
 from . import _facade
-from ._cli_common import UsageError, positive_seconds
+from ._cli_common import UsageError, positive_seconds, queue_name
 from ._facade import PyQueue
 from ._rest import API_PREFIX, QUEUE_NAME_RULE, is_queue_name
 
@@ -193,6 +193,7 @@ def add_queue_options(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--queue-name",
+        type=queue_name,
         metavar="NAME",
         help="older form: the queue in a sqlite file (default: default)",
     )

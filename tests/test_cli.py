@@ -353,6 +353,9 @@ def test_corrupted_queue_file_is_reported_and_left_alone(
     [
         ([], "the following arguments are required: COMMAND"),
         (["send", "{nope"], "not valid JSON"),
+        (["send", "{}", "--id", ""], "argument --id: must be a non-empty string, not ''"),
+        (["info", "--queue-name", ""], "argument --queue-name: must be a non-empty string"),
+        (["copy", "--to-file", "x.db", "--to-name", ""], "argument --to-name: must be a non-empty"),
         (["receive", "--max", "two"], "argument --max: not a whole number: 'two'"),
         (["receive", "--max", "0"], "argument --max: must be between 1 and 100, not 0"),
         (["receive", "--visibility-timeout", "nan"], "must be a number of seconds, not nan"),
