@@ -53,7 +53,7 @@ from ._cli_output import (
     read_lines,
 )
 from ._cli_queue import QueueSpec, open_queue, open_spec, parse_queue, queue_label, queue_spec
-from ._errors import ValidationError
+from ._errors import RemoteError, ValidationError
 from ._facade import PyQueue, copy_queue
 from ._types import MessageBody
 
@@ -147,6 +147,8 @@ class _Sender:
         self.sent = 0
         self.lines = 0
         self.pending: List[MessageBody] = []
+        #: The stdin line of each pending message, to name one the library refuses.
+        self.numbers: List[int] = []
 
     def take(self, lines: List[bytes]) -> None:
         """Parse ``lines`` into messages and send every full batch."""
@@ -157,27 +159,59 @@ class _Sender:
             try:
                 body = json.loads(line)
             except ValueError as exc:
-                self._refuse(f"not valid JSON ({exc})")
+                self._refuse(self.lines, f"not valid JSON ({exc})")
             if type(body) is not dict:
-                self._refuse(f"a message must be a JSON object, not {type(body).__name__}")
+                self._refuse(
+                    self.lines, f"a message must be a JSON object, not {type(body).__name__}"
+                )
             self.pending.append(body)
+            self.numbers.append(self.lines)
             if len(self.pending) >= self.batch:
                 self.flush()
 
     def flush(self) -> None:
         """Send what is pending."""
-        if self.pending:
+        if not self.pending:
+            return
+        try:
             self.queue.add_messages(self.pending, delay_seconds=self.delay)
-            self.sent += len(self.pending)
-            self.pending = []
+        except ValidationError as exc:
+            if isinstance(exc, RemoteError):
+                raise  # the server refused the batch: no one line to blame
+            self._refuse_first_invalid(exc)
+        self.sent += len(self.pending)
+        self.pending = []
+        self.numbers = []
 
-    def _refuse(self, reason: str) -> NoReturn:
-        """Send the lines before the bad one, then stop with an error naming it."""
-        bad = self.lines
+    def _refuse_first_invalid(self, error: ValidationError) -> NoReturn:
+        """The library refused the batch (a NaN, a bad "id", nesting too deep): send the
+        messages before the first it refuses, and name that one's line."""
+        found = _first_refused(self.pending)
+        if found is None:  # pragma: no cover - the library refused one of them
+            raise error
+        index, reason = found
+        number = self.numbers[index]
+        del self.pending[index:]
+        del self.numbers[index:]
+        self._refuse(number, reason)
+
+    def _refuse(self, number: int, reason: str) -> NoReturn:
+        """Send the messages before line ``number``, then stop with an error naming it."""
         self.flush()
         raise CommandError(
-            f"stdin line {bad}: {reason}; the {self.sent} message(s) before it were sent"
+            f"stdin line {number}: {reason}; the {self.sent} message(s) before it were sent"
         )
+
+
+def _first_refused(bodies: List[MessageBody]) -> Optional[Tuple[int, str]]:
+    """The position of the first body the library refuses, and why; None if it takes all."""
+    for index, body in enumerate(bodies):
+        try:
+            check.body_json(body)
+            check.body_id(body)
+        except ValidationError as exc:
+            return index, str(exc)
+    return None
 
 
 def _stdin_size() -> Optional[int]:

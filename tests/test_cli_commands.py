@@ -115,6 +115,11 @@ def test_send_delay_hides_the_messages(
     [
         (b'{"n": 1}\n{"n": 2}\n{nope}\n{"n": 4}\n', "stdin line 3: not valid JSON ("),
         (b'{"n": 1}\n{"n": 2}\n\n[4]\n', "stdin line 4: a message must be a JSON object, not list"),
+        (
+            b'{"n": 1}\n{"n": 2}\n{"n": NaN}\n{"n": 4}\n',
+            "stdin line 3: message must be JSON-serial",
+        ),
+        (b'{"n": 1}\n\n{"n": 2}\n{"id": [5]}\n', 'stdin line 4: message["id"] must be a non-empty'),
     ],
 )
 def test_send_stops_at_a_bad_line_after_sending_the_lines_before_it(
