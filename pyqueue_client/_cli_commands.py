@@ -186,10 +186,7 @@ class _Sender:
     def _refuse_first_invalid(self, error: ValidationError) -> NoReturn:
         """The library refused the batch (a NaN, a bad "id", nesting too deep): send the
         messages before the first it refuses, and name that one's line."""
-        found = _first_refused(self.pending)
-        if found is None:  # pragma: no cover - the library refused one of them
-            raise error
-        index, reason = found
+        index, reason = _first_refused(self.pending, error)
         number = self.numbers[index]
         del self.pending[index:]
         del self.numbers[index:]
@@ -203,15 +200,16 @@ class _Sender:
         )
 
 
-def _first_refused(bodies: List[MessageBody]) -> Optional[Tuple[int, str]]:
-    """The position of the first body the library refuses, and why; None if it takes all."""
+def _first_refused(bodies: List[MessageBody], error: ValidationError) -> Tuple[int, str]:
+    """The position of the first body the library refuses, and why (``error`` was raised for
+    the whole batch, so there is one)."""
     for index, body in enumerate(bodies):
         try:
             check.body_json(body)
             check.body_id(body)
         except ValidationError as exc:
             return index, str(exc)
-    return None
+    raise error  # pragma: no cover - the batch was refused for one of its bodies
 
 
 def _stdin_size() -> Optional[int]:

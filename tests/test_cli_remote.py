@@ -3,13 +3,14 @@ the key from ``$PYQUEUE_API_KEY`` or ``--api-key``, each command in a child proc
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
 
-from pyqueue_client import PyQueue
+from pyqueue_client import PyQueue, cli
 from pyqueue_client.server import QueueServer
 
 from ._cli_support import cli_env, json_lines, run_cli, run_pipeline
@@ -109,3 +110,18 @@ def test_refused_keys_are_one_line_errors(
     assert "Traceback" not in done.stderr
     if key is not None:
         assert key not in done.stderr
+
+
+def test_a_batch_the_server_refuses_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PYQUEUE_API_KEY", ADMIN_KEY)
+    big = json.dumps({"text": "x" * 4000}) + "\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(big.encode())))
+    with running(config(tmp_path, max_body_bytes=1024)) as server:
+        code = cli.main(["send", "--queue", f"{server.url}/orders"])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (cli.EXIT_ERROR, "")
+    assert captured.err.startswith("pyqueue send: error: ")
+    assert "413" in captured.err
+    assert captured.err.count("\n") == 1
