@@ -31,9 +31,9 @@ from ._cli_common import (
     EXIT_USAGE,
     CommandError,
     UsageError,
-    count,
-    positive_seconds,
 )
+from ._cli_common import count as _count
+from ._cli_common import positive_seconds as _seconds
 from ._cli_queue import API_KEY_ENV, add_queue_options
 from ._cli_top import top, top_arguments
 from ._demo import DemoConfig, run_demo
@@ -63,17 +63,17 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     # _demo hands the parsed options straight to DemoConfig.
     defaults = DemoConfig()
     options = [
-        ("messages", "N", count(_MAX_MESSAGES), "messages to send"),
-        ("producers", "P", count(_MAX_PROCESSES), "producer processes"),
-        ("consumers", "C", count(_MAX_PROCESSES), "consumer processes"),
-        ("batch", "B", count(100), "messages per add or receive call"),
+        ("messages", "N", _count(_MAX_MESSAGES), "messages to send"),
+        ("producers", "P", _count(_MAX_PROCESSES), "producer processes"),
+        ("consumers", "C", _count(_MAX_PROCESSES), "consumer processes"),
+        ("batch", "B", _count(100), "messages per add or receive call"),
         (
             "crash_timeout",
             "S",
-            positive_seconds,
+            _seconds,
             "visibility timeout of the consumer that crashes: when its message comes back",
         ),
-        ("timeout", "S", positive_seconds, "fail if the demo takes longer"),
+        ("timeout", "S", _seconds, "fail if the demo takes longer"),
     ]
     for name, metavar, kind, text in options:
         default = getattr(defaults, name)
@@ -126,21 +126,21 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--max-body-bytes",
-        type=count(64 * 1024 * 1024),
+        type=_count(64 * 1024 * 1024),
         default=defaults.max_body_bytes,
         metavar="N",
         help="larger request bodies get 413 (default: %(default)s)",
     )
     add(
         "--socket-timeout",
-        type=positive_seconds,
+        type=_seconds,
         default=defaults.socket_timeout,
         metavar="S",
         help="seconds a client may stay silent (default: %(default)s)",
     )
     add(
         "--max-connections",
-        type=count(100_000),
+        type=_count(100_000),
         default=defaults.max_connections,
         metavar="N",
         help="open connections beyond this get 503 (default: %(default)s)",
