@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import (
     Any,
     Callable,
+    Dict,
     Iterable,
     List,
     Literal,
@@ -48,7 +49,7 @@ from ._types import (
     StrPath,
 )
 
-__all__ = ["QUEUE_FILE_PATH", "PyQueue", "copy_queue"]
+__all__ = ["QUEUE_FILE_PATH", "PyQueue", "copy_queue", "store_queues"]
 
 _log = logging.getLogger("pyqueue_client.queue")
 _Queue = TypeVar("_Queue", bound="PyQueue")
@@ -591,17 +592,56 @@ class PyQueue:
         self.close()
 
 
-def copy_queue(source: PyQueue, target: PyQueue) -> int:
+#: Messages per step of a ``copy_queue`` that reports its progress.
+COPY_STEP = 1000
+
+
+def copy_queue(
+    source: PyQueue,
+    target: PyQueue,
+    *,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> int:
     """Copy every message of ``source`` into ``target``, keeping ids and tracking fields.
 
     Works between any two backends, e.g. to move a local JSON queue into SQLite. Messages keep
     their order, receive counts, first receive times, visibility and receipt handles; ids already
     in ``target`` are skipped. ``source`` is not changed. Returns how many messages were added.
+
+    ``progress``, when given, is called with (messages copied so far, messages to copy) after
+    each step of ``COPY_STEP`` messages. The copy is then atomic step by step, not as a whole: a
+    failure leaves the steps before it copied, and copying again skips them.
     """
     records = source._inspect("copy_queue").export_records()
-    added = target._inspect("copy_queue").import_records(records)
+    importer = target._inspect("copy_queue")
+    if progress is None:
+        added = importer.import_records(records)
+    else:
+        added = 0
+        for start in range(0, len(records), COPY_STEP):
+            step = records[start : start + COPY_STEP]
+            added += importer.import_records(step)
+            progress(start + len(step), len(records))
     _log.info("copied %d message(s) from %r to %r", added, source, target)
     return added
+
+
+def store_queues(queue: PyQueue) -> Dict[str, PyQueue]:
+    """Every queue of ``queue``'s store (its file, server or database) by the name the store
+    gives it, sorted, each sharing the store's files and connections: closing one closes them
+    all.
+
+    A store of queue files knows only the files it has opened: ``queue``'s own, and its
+    dead-letter queue. A server lists the queues its API key may use.
+    """
+    if queue._files_are_queues:
+        target = queue.get_queue_attributes()["dead_letter_queue"]
+        if target is not None:
+            queue._store.open_queue(target)
+    return {
+        name: queue if name == queue._name else queue._sibling(name)
+        for name in queue._store.queue_names()
+    }
 
 
 def _queue_key(value: object) -> object:

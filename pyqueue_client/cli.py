@@ -1,72 +1,58 @@
 """The ``pyqueue`` command line, also run as ``python -m pyqueue_client``.
 
-Each subcommand is one row of ``_COMMANDS``: its help line, a function that declares its arguments
-and a function that runs it. ``main`` only parses and dispatches, so a new subcommand (``serve``,
-say) is one more row and two small functions.
+Each subcommand is one row of ``_COMMANDS``: its help line, a function that declares its arguments,
+a function that runs it, and whether it takes the queue options (``--queue`` and the older
+``--queue-file``, ``--queue-type``, ``--queue-name``; see ``_cli_queue``). ``main`` only parses,
+dispatches and turns failures into exit codes, so a new subcommand is one more row and two small
+functions in a module of its own (the queue commands live in ``_cli_commands``, ``top`` in
+``_cli_top``). A command on a queue opens it with ``_cli_queue.open_queue(args)``.
 
-Exit codes: 0 success, 1 the demo found a problem, 2 a usage error or a library error
-(``PyQueueError``, printed as one line on stderr), 130 interrupted.
+Exit codes a script can rely on: 0 done, 1 an error (one line on stderr, no traceback unless
+``--debug``), 2 a usage error, 3 ``receive --wait`` received nothing, 130 interrupted, 141 the
+reader of stdout went away (``pyqueue peek | head -1``; nothing is printed).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import logging
+import os
 import sys
-from typing import Callable, Dict, NamedTuple, Optional, Sequence, cast
+from typing import Callable, Dict, NamedTuple, NoReturn, Optional, Sequence
 
 from . import __version__
+from . import _cli_commands as commands
+from ._cli_common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_EMPTY,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    UsageError,
+)
+from ._cli_common import count as _count
+from ._cli_common import positive_seconds as _seconds
+from ._cli_queue import API_KEY_ENV, add_queue_options
+from ._cli_top import top, top_arguments
 from ._demo import DemoConfig, run_demo
-from ._errors import PyQueueError
-from ._facade import PyQueue, copy_queue
-from ._types import FileQueueType
+from ._errors import AuthenticationError, PermissionDeniedError, PyQueueError
 
-__all__ = ["main"]
-
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_EMPTY",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
 # Upper bounds that keep a typo from starting thousands of processes.
 _MAX_MESSAGES = 1_000_000
 _MAX_PROCESSES = 64
-_FILE_TYPES = ("local", "sqlite")
-
-
-# -- argument types ----------------------------------------------------------------------------
-
-
-def _json_value(text: str) -> object:
-    """An argument parsed as JSON (the library then checks that it is an object)."""
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
-
-
-def _count(high: int) -> Callable[[str], int]:
-    """An argument type: a whole number from 1 to ``high``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not 1 <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between 1 and {high}, not {value}")
-        return value
-
-    return parse
-
-
-def _seconds(text: str) -> float:
-    """An argument type: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
-    return value
 
 
 # -- subcommands -------------------------------------------------------------------------------
@@ -101,88 +87,6 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(DemoConfig(**{name: getattr(args, name) for name in DemoConfig._fields}))
 
 
-def _send_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "message", type=_json_value, metavar="JSON", help="""the body, e.g. '{"task": "email"}'"""
-    )
-    parser.add_argument("--id", help="the message id (default: the body's id, else a new UUID)")
-
-
-def _send(args: argparse.Namespace) -> int:
-    with _queue(args) as queue:
-        print(queue.add_message(args.message, args.id))
-    return 0
-
-
-def _receive_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max", type=int, default=1, metavar="N", help="at most N (1-100)")
-    parser.add_argument(
-        "--visibility-timeout",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="seconds the messages stay hidden from other consumers (default: %(default)s)",
-    )
-    parser.add_argument("--delete", action="store_true", help="delete them as they are received")
-
-
-def _receive(args: argparse.Namespace) -> int:
-    with _queue(args) as queue:
-        _print_json(queue.receive_messages(args.max, args.visibility_timeout, args.delete))
-    return 0
-
-
-def _peek_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max", type=int, metavar="N", help="at most N (default: all)")
-
-
-def _peek(args: argparse.Namespace) -> int:
-    with _queue(args) as queue:
-        _print_json(queue.get_messages(args.max))
-    return 0
-
-
-def _info(args: argparse.Namespace) -> int:
-    with _queue(args) as queue:
-        _print_json(queue.get_queue_info())
-    return 0
-
-
-def _clear(args: argparse.Namespace) -> int:
-    with _queue(args) as queue:
-        queue.clear_queue()
-        print(f"cleared {queue.queue_file}")
-    return 0
-
-
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    """For subcommands that take only the shared options."""
-
-
-def _queue(args: argparse.Namespace) -> PyQueue:
-    # None lets PyQueue read QUEUE_FILE_PATH now, as the library does.
-    queue_type = cast(FileQueueType, args.queue_type)  # argparse checked the choices
-    return PyQueue(args.queue_file, queue_type=queue_type, queue_name=args.queue_name)
-
-
-def _copy_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--to-file", required=True, metavar="PATH", help="the target file")
-    parser.add_argument(
-        "--to-type", choices=_FILE_TYPES, default="sqlite", help="the target's type (sqlite)"
-    )
-    parser.add_argument("--to-name", default="default", metavar="NAME", help="the target queue")
-
-
-def _copy(args: argparse.Namespace) -> int:
-    target_type = cast(FileQueueType, args.to_type)
-    with _queue(args) as source, PyQueue(
-        args.to_file, queue_type=target_type, queue_name=args.to_name
-    ) as target:
-        copied = copy_queue(source, target)
-        print(f"copied {copied} message(s) from {source.queue_file} to {target.queue_file}")
-    return 0
-
-
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     # The server's modules (http.server, ssl) load only for this command.
     from .server import ServerConfig  # noqa: PLC0415
@@ -203,19 +107,22 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="0 picks a free port (default: %(default)s)",
     )
     add(
-        "--data", default=defaults.data_dir, metavar="DIR", help="folder of queues.db (%(default)s)"
+        "--data",
+        default=defaults.data_dir,
+        metavar="DIR",
+        help="folder of queues.db (default: %(default)s)",
     )
     add("--api-keys", metavar="FILE", help="API key file (default: print a random admin key)")
-    add("--no-auth", action="store_true", help="no API keys at all (loopback addresses only)")
-    add("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (with --tls-key)")
-    add("--tls-key", metavar="FILE", help="the certificate's PEM private key")
+    add("--no-auth", action="store_true", help="no API keys at all, loopback only (default: off)")
+    add("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (default: HTTP)")
+    add("--tls-key", metavar="FILE", help="--tls-cert's PEM private key (default: none)")
     add(
         "--cors-origin",
         action="append",
         default=[],
         metavar="ORIGIN",
         help="let web pages from ORIGIN call the server, e.g. https://app.example.com"
-        " (repeatable; '*' for any)",
+        " (repeatable; '*' for any; default: none)",
     )
     add(
         "--max-body-bytes",
@@ -252,8 +159,16 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="requests that would make more queues get 422 (default: %(default)s)",
     )
-    add("--no-fsync", action="store_true", help="faster writes that a power cut may lose")
-    add("--metrics-public", action="store_true", help="serve /metrics without an API key")
+    add(
+        "--no-fsync",
+        action="store_true",
+        help="faster writes that a power cut may lose (default: off)",
+    )
+    add(
+        "--metrics-public",
+        action="store_true",
+        help="serve /metrics without an API key (default: off)",
+    )
     add(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -285,11 +200,6 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(config, log_level=args.log_level)
 
 
-def _print_json(value: object) -> None:
-    # ASCII-only JSON prints on any console encoding and still round-trips every character.
-    print(json.dumps(value, indent=2))
-
-
 # -- the table and the entry point -------------------------------------------------------------
 
 
@@ -309,17 +219,68 @@ _COMMANDS: Dict[str, _Command] = {
         _demo,
         on_queue_file=False,
     ),
-    "send": _Command("add a message; prints its id", _send_arguments, _send, True),
-    "receive": _Command(
-        "receive messages SQS-style; prints them as JSON", _receive_arguments, _receive, True
+    "send": _Command(
+        "add a message (JSON argument, prints its id) or every JSON line of stdin, in batches",
+        commands.send_arguments,
+        commands.send,
+        True,
     ),
-    "peek": _Command("show messages without receiving them", _peek_arguments, _peek, True),
-    "info": _Command("print the queue's statistics as JSON", _no_arguments, _info, True),
-    "clear": _Command("remove every message", _no_arguments, _clear, True),
+    "receive": _Command(
+        "receive messages SQS-style; prints them as JSON",
+        commands.receive_arguments,
+        commands.receive,
+        True,
+    ),
+    "delete": _Command(
+        "delete received messages by receipt handle (arguments, or stdin)",
+        commands.delete_arguments,
+        commands.delete,
+        True,
+    ),
+    "visibility": _Command(
+        "hide a received message for SECONDS more (0: visible again)",
+        commands.visibility_arguments,
+        commands.visibility,
+        True,
+    ),
+    "attributes": _Command(
+        "show the queue's attributes, or change them with --set",
+        commands.attributes_arguments,
+        commands.attributes,
+        True,
+    ),
+    "redrive": _Command(
+        "on a dead-letter queue: move messages back to the queues they came from",
+        commands.redrive_arguments,
+        commands.redrive,
+        True,
+    ),
+    "purge": _Command(
+        "remove every message (asks first; --yes in scripts)",
+        commands.purge_arguments,
+        commands.purge,
+        True,
+    ),
+    "info": _Command("print the queue's statistics", commands.info_arguments, commands.info, True),
+    "peek": _Command(
+        "show messages without receiving them", commands.peek_arguments, commands.peek, True
+    ),
+    "clear": _Command(
+        "remove every message without asking (older form of purge --yes)",
+        commands.no_arguments,
+        commands.clear,
+        True,
+    ),
     "copy": _Command(
         "copy every message (ids and tracking fields kept) into another queue, e.g. JSON to SQLite",
-        _copy_arguments,
-        _copy,
+        commands.copy_arguments,
+        commands.copy,
+        True,
+    ),
+    "top": _Command(
+        "a live table of every queue of the store or server, until Ctrl+C",
+        top_arguments,
+        top,
         True,
     ),
     "serve": _Command(
@@ -331,6 +292,14 @@ _COMMANDS: Dict[str, _Command] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` on stderr and exit with 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _program_name() -> str:
     """``pyqueue``, or ``python -m pyqueue_client`` when run that way."""
     # The main module's spec names the module ``-m`` ran (argv[0] is only a path).
@@ -339,46 +308,95 @@ def _program_name() -> str:
     return "python -m pyqueue_client" if started_with_m else "pyqueue"
 
 
+def _add_debug(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="on an error, show the traceback; log the library's debug lines (default: off)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand in ``_COMMANDS``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=_program_name(),
         description="Message queues with Amazon-SQS semantics, on the standard library alone.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    queue_file = argparse.ArgumentParser(prog=parser.prog, add_help=False)
-    queue_file.add_argument(
-        "--queue-file",
-        metavar="PATH",
-        help="the queue file (default: $QUEUE_FILE_PATH, else queue.json or queue.db)",
-    )
-    queue_file.add_argument(
-        "--queue-type", choices=_FILE_TYPES, default="local", help="the file's kind (local)"
-    )
-    queue_file.add_argument(
-        "--queue-name", default="default", metavar="NAME", help="sqlite: the queue (default)"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_debug(parser, False)
+    # The subcommands accept --debug too; SUPPRESS keeps theirs from hiding the main parser's.
+    common = _Parser(prog=parser.prog, add_help=False)
+    _add_debug(common, argparse.SUPPRESS)
+    queue_options = _Parser(prog=parser.prog, add_help=False)
+    add_queue_options(queue_options)
+    commands_ = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in _COMMANDS.items():
-        parents = [queue_file] if command.on_queue_file else []
-        sub = commands.add_parser(
+        parents = [common, queue_options] if command.on_queue_file else [common]
+        sub = commands_.add_parser(
             name, help=command.help, description=command.help, parents=parents
         )
         command.arguments(sub)
-        sub.set_defaults(run=command.run)
+        sub.set_defaults(run=command.run, command_prog=sub.prog)
     return parser
 
 
+def _fail(prog: str, message: str, code: int) -> int:
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    return code
+
+
+def _message(exc: BaseException) -> str:
+    """What went wrong, in the command line's words where the library names an argument."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, AuthenticationError) and not isinstance(exc, PermissionDeniedError):
+        text = text.rstrip(".") + f" (with --api-key or ${API_KEY_ENV})"
+    return text
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at the null device, so the flush at exit cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # stdout is no file (a test's capture): nothing will flush it at exit
+
+
+def _run(args: argparse.Namespace) -> int:
+    run: Callable[[argparse.Namespace], int] = args.run
+    code = run(args)
+    sys.stdout.flush()  # a closed pipe shows here, inside main, not at exit
+    return code
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    A usage error found while parsing exits through ``SystemExit(2)``, as argparse does.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = args.run
+    prog: str = args.command_prog
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(levelname)s: %(message)s")
     try:
-        return run(args)
-    except PyQueueError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return _run(args)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        sys.stderr.write(f"{prog}: interrupted\n")
         return EXIT_INTERRUPTED
+    except UsageError as exc:
+        return _fail(prog, f"{exc} (see {prog} --help)", EXIT_USAGE)
+    except (PyQueueError, CommandError, OSError) as exc:
+        if args.debug:
+            raise
+        return _fail(prog, _message(exc), EXIT_ERROR)
+    except Exception as exc:
+        if args.debug:
+            raise
+        detail = f"{type(exc).__name__}: {exc}"
+        return _fail(prog, f"unexpected {detail} (run with --debug for the traceback)", EXIT_ERROR)

@@ -269,12 +269,12 @@ def test_send_receive_peek_info_clear(in_tmp: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().out == "m2\n"
     assert cli.main(["peek", "--max", "1"]) == 0
     assert [m["id"] for m in _json_out(capsys)] == ["m1"]
-    assert cli.main(["receive", "--visibility-timeout", "60"]) == 0
+    assert cli.main(["receive", "--max", "1", "--visibility-timeout", "60"]) == 0
     (received,) = _json_out(capsys)
     assert received["Id"] == "m1"
     assert received["receive_count"] == 1
     assert received["ReceiptHandle"].startswith("receipt_")
-    assert cli.main(["info"]) == 0
+    assert cli.main(["info", "--json"]) == 0
     info = _json_out(capsys)
     assert info["queue_file"] == "queue.json"
     assert (info["message_count"], info["invisible_messages"]) == (2, 1)
@@ -291,7 +291,7 @@ def test_send_receive_peek_info_clear(in_tmp: Path, capsys: pytest.CaptureFixtur
 def test_sqlite_queues_and_copy_from_json(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["send", '{"n": 1}', "--id", "a"]) == 0
     assert cli.main(["send", '{"n": 2}', "--id", "b"]) == 0
-    assert cli.main(["receive", "--visibility-timeout", "600"]) == 0
+    assert cli.main(["receive", "--max", "1", "--visibility-timeout", "600"]) == 0
     capsys.readouterr()
     assert cli.main(["copy", "--to-file", "queue.db", "--to-name", "jobs"]) == 0
     assert capsys.readouterr().out == "copied 2 message(s) from queue.json to queue.db\n"
@@ -301,7 +301,7 @@ def test_sqlite_queues_and_copy_from_json(in_tmp: Path, capsys: pytest.CaptureFi
     assert [(m["id"], m["receive_count"]) for m in copied] == [("a", 1), ("b", 0)]
     assert cli.main(["receive", *sqlite_options, "--max", "5"]) == 0
     assert [m["Id"] for m in _json_out(capsys)] == ["b"]  # "a" is still in flight
-    assert cli.main(["info", "--queue-type", "sqlite"]) == 0  # default file: queue.db
+    assert cli.main(["info", "--json", "--queue-type", "sqlite"]) == 0  # default file: queue.db
     info = _json_out(capsys)
     assert (info["queue_type"], info["queue_name"], info["message_count"]) == (
         "sqlite",
@@ -319,7 +319,7 @@ def test_queue_file_comes_from_the_option_or_the_environment(
     capsys.readouterr()
     assert cli.main(["peek", "--queue-file", "chosen.json"]) == 0
     assert [m["id"] for m in _json_out(capsys)] == ["b"]
-    assert cli.main(["info"]) == 0
+    assert cli.main(["info", "--json"]) == 0
     assert _json_out(capsys)["message_count"] == 1
     assert not (in_tmp / "queue.json").exists()
 
@@ -328,19 +328,16 @@ def test_queue_file_comes_from_the_option_or_the_environment(
     ("argv", "message"),
     [
         (["send", "[1]"], "message must be a dict"),
-        (["receive", "--max", "0"], "max_messages must be between 1 and 100"),
-        (["receive", "--visibility-timeout", "nan"], "visibility_timeout must be a number"),
-        (["peek", "--max", "-1"], "max_messages must be at least 0"),
         (["info", "--queue-file", "missing/q.json"], "does not exist"),
     ],
 )
-def test_library_errors_print_one_line_and_exit_2(
+def test_library_errors_print_one_line_and_exit_1(
     in_tmp: Path, capsys: pytest.CaptureFixture[str], argv: List[str], message: str
 ) -> None:
     assert cli.main(argv) == cli.EXIT_ERROR
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("pyqueue: error: ")
+    assert captured.err.startswith(f"pyqueue {argv[0]}: error: ")
     assert message in captured.err
     assert captured.err.count("\n") == 1
 
@@ -359,7 +356,13 @@ def test_corrupted_queue_file_is_reported_and_left_alone(
     [
         ([], "the following arguments are required: COMMAND"),
         (["send", "{nope"], "not valid JSON"),
-        (["receive", "--max", "two"], "invalid int value"),
+        (["send", "{}", "--id", ""], "argument --id: must be a non-empty string, not ''"),
+        (["info", "--queue-name", ""], "argument --queue-name: must be a non-empty string"),
+        (["copy", "--to-file", "x.db", "--to-name", ""], "argument --to-name: must be a non-empty"),
+        (["receive", "--max", "two"], "argument --max: not a whole number: 'two'"),
+        (["receive", "--max", "0"], "argument --max: must be between 1 and 100, not 0"),
+        (["receive", "--visibility-timeout", "nan"], "must be a number of seconds, not nan"),
+        (["peek", "--max", "-1"], "argument --max: must be at least 0, not -1"),
         (["demo", "--messages", "0"], "must be between 1 and 1000000, not 0"),
         (["demo", "--consumers", "many"], "not a whole number: 'many'"),
         (["demo", "--crash-timeout", "-1"], "must be a positive number of seconds"),
@@ -373,7 +376,9 @@ def test_usage_errors_exit_2(
     with pytest.raises(SystemExit) as exited:
         cli.main(argv)
     assert exited.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1  # one line, no usage block
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -408,7 +413,7 @@ def test_interrupt_exits_130(
 
     monkeypatch.setattr(cli, "run_demo", interrupted)
     assert cli.main(["demo"]) == cli.EXIT_INTERRUPTED
-    assert capsys.readouterr().err == "pyqueue: interrupted\n"
+    assert capsys.readouterr().err == "pyqueue demo: interrupted\n"
 
 
 @pytest.mark.parametrize(
@@ -431,7 +436,7 @@ def test_program_name(
 def test_python_dash_m_runs_the_cli(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["__main__.py", "info", "--queue-file", "q.json"])
+    monkeypatch.setattr(sys, "argv", ["__main__.py", "info", "--json", "--queue-file", "q.json"])
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("pyqueue_client", run_name="__main__")
     assert exited.value.code == 0

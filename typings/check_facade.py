@@ -210,6 +210,7 @@ def sqlite_queues(path: Path, chosen: FileQueueType) -> None:
     assert_type(PyQueue(path, "sqlite", None, None, "emails"), PyQueue)
     assert_type(PyQueue(path, queue_type=chosen, queue_name="jobs"), PyQueue)
     assert_type(copy_queue(PyQueue(path), PyQueue(path, queue_type="sqlite")), int)
+    assert_type(copy_queue(PyQueue(path), PyQueue(path), progress=lambda done, total: None), int)
     assert_type(PyQueue().get_messages(10, offset=20), List[StoredMessage])
 
 

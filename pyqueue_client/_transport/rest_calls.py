@@ -129,6 +129,7 @@ WIRE_KEYS: Mapping[str, Tuple[str, ...]] = {
     "max_receive_count": ("max_receive_count",),
     "dead_letter_queue": ("dead_letter_queue",),
     "moved": ("moved",),
+    "queue_name": ("queue_name",),
 }
 
 #: The counting keys of ``get_queue_info``, in the order ``QueueInfo`` lists them.
