@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Callable, Dict, NamedTuple, Optional, Sequence, cast
 
-from . import __version__
+from . import __version__, _cli_worker
 from ._demo import DemoConfig, run_demo
 from ._errors import PyQueueError
 from ._facade import PyQueue, copy_queue
@@ -310,6 +310,7 @@ _COMMANDS: Dict[str, _Command] = {
         _serve,
         on_queue_file=False,
     ),
+    "worker": _Command(_cli_worker.HELP, _cli_worker.arguments, _cli_worker.run, True),
 }
 
 
