@@ -7,9 +7,11 @@ SIGTERM finishes the running handlers; a second one releases them and returns at
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
+from typing import Iterator
 
 from ._errors import ConfigurationError
 from ._worker import Handler, Worker
@@ -53,12 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from .cli import _queue  # noqa: PLC0415 (cli imports this module: import when run)
 
     handler = load_handler(args.handler)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    with _queue(args) as queue:
+    with _logging_to_stderr(args.log_level), _queue(args) as queue:
         worker = Worker(
             queue,
             handler,
@@ -70,6 +67,22 @@ def run(args: argparse.Namespace) -> int:
         )
         worker.run()
     return 0
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(level: str) -> Iterator[None]:
+    """The library's log on stderr at ``level`` while inside (the root logger is left alone)."""
+    logger = logging.getLogger("pyqueue_client")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    previous = logger.level
+    logger.setLevel(level.upper())
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def load_handler(spec: str) -> Handler:

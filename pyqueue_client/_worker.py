@@ -28,6 +28,7 @@ from typing import (
     Dict,
     Iterator,
     List,
+    NamedTuple,
     Optional,
     Sequence,
     Set,
@@ -400,32 +401,25 @@ class Worker:
     def _settle(self, outcomes: Sequence[_Outcome], policy: _Policy) -> None:
         """Delete the messages that succeeded, release those that failed for their retry."""
         done = [job for job, delay in outcomes if delay is None and _live(job)]
-        deleted = set(self._write(self.queue.delete_messages, done, "delete"))
+        deleted = self._write(self.queue.delete_messages, done, "deleted")
         retries: Dict[float, List[_Job]] = {}
         for job, delay in outcomes:
             if delay is not None and _live(job):
                 retries.setdefault(self._final_delay(job, delay, policy), []).append(job)
-        released = []
         for delay, jobs in retries.items():
-            released += self._write(_visibility(self.queue, delay), jobs, "release")
+            self._write(_visibility(self.queue, delay), jobs, "released")
         with self._lock:
+            self._stats["succeeded"] += len(deleted.done)
+            self._stats["stale"] += len(deleted.refused)
             for job, delay in outcomes:
                 if job.stale:
                     _log.warning(
                         "message %s finished after its handle went stale", job.message["Id"]
                     )
-                elif job.abandoned:
-                    continue
-                elif delay is None:
-                    self._stats["succeeded" if job in deleted else "stale"] += 1
-                else:
+                elif delay is not None and not job.abandoned:
                     self._stats["failed"] += 1
-                self._held.discard(job)
-        self._warn_stale([job for job in done if job not in deleted], "deleted")
-        self._warn_stale(
-            [job for job, d in outcomes if d is not None and _live(job) and job not in released],
-            "released",
-        )
+                if not job.abandoned:
+                    self._held.discard(job)
 
     def _final_delay(self, job: _Job, delay: float, policy: _Policy) -> float:
         """The retry delay, or 0 when the dead-letter policy takes the message at its next
@@ -442,52 +436,56 @@ class Worker:
 
     def _release(self, jobs: Sequence[_Job]) -> None:
         """Hand messages back at once (visibility 0), on stop."""
-        released = self._write(_visibility(self.queue, 0), jobs, "release")
+        released = self._write(_visibility(self.queue, 0), jobs, "released")
         with self._lock:
-            self._stats["released"] += len(released)
+            self._stats["released"] += len(released.done)
             for job in jobs:
                 if not job.abandoned:
                     self._held.discard(job)
-        for job in released:
+        for job in released.done:
             _log.info("message %s released", job.message["Id"])
 
     def _extend(self, jobs: Sequence[_Job], policy: _Policy) -> None:
         """The heartbeat: hide each message another visibility timeout from now."""
         due = time.monotonic() + policy.visibility / 2
-        extended = set(self._write(_visibility(self.queue, policy.visibility), jobs, "extend"))
+        extended = self._write(_visibility(self.queue, policy.visibility), jobs, "extended")
         with self._lock:
-            for job in jobs:
-                if job in extended:
-                    job.due = due
-                    self._stats["extended"] += 1
-                elif not job.stale:
-                    job.stale = True
-                    self._stats["stale"] += 1
-        self._warn_stale([job for job in jobs if job not in extended], "extended")
+            for job in extended.done:
+                job.due = due
+            for job in extended.refused:
+                job.stale = True
+            self._stats["extended"] += len(extended.done)
+            self._stats["stale"] += len(extended.refused)
 
-    def _write(
-        self, call: Callable[[List[str]], Any], jobs: Sequence[_Job], what: str
-    ) -> List[_Job]:
-        """``call`` on the jobs' handles, ``BATCH`` at a time; the jobs it succeeded for.
+    @staticmethod
+    def _write(call: Callable[[List[str]], Any], jobs: Sequence[_Job], what: str) -> _Written:
+        """``call`` on the jobs' handles, ``BATCH`` at a time: the jobs it succeeded for, and
+        those whose handle it refused as stale (each logged).
 
-        A call that raises is logged: its messages come back after their timeout anyway.
+        A call that raises is logged, and its jobs are in neither list: their messages come
+        back after their timeout, as at-least-once delivery allows.
         """
-        succeeded = []
+        written = _Written([], [])
         for start in range(0, len(jobs), BATCH):
             chunk = {job.handle: job for job in jobs[start : start + BATCH]}
             try:
                 result = call(list(chunk))
             except Exception:
                 ids = ", ".join(job.message["Id"] for job in chunk.values())
-                _log.exception("%s failed for message(s) %s", what, ids)
+                _log.exception("message(s) %s not %s: the queue call failed", ids, what)
                 continue
-            succeeded += [chunk[handle] for handle in result["Successful"]]
-        return succeeded
-
-    @staticmethod
-    def _warn_stale(jobs: Sequence[_Job], what: str) -> None:
-        for job in jobs:
+            written.done.extend(chunk[handle] for handle in result["Successful"])
+            written.refused.extend(chunk[failure["ReceiptHandle"]] for failure in result["Failed"])
+        for job in written.refused:
             _log.warning("message %s not %s: its receipt handle is stale", job.message["Id"], what)
+        return written
+
+
+class _Written(NamedTuple):
+    """What one kind of write did: the jobs it succeeded for, and those refused as stale."""
+
+    done: List[_Job]
+    refused: List[_Job]
 
 
 def _live(job: _Job) -> bool:
