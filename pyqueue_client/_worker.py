@@ -418,8 +418,7 @@ class Worker:
                     )
                 elif delay is not None and not job.abandoned:
                     self._stats["failed"] += 1
-                if not job.abandoned:
-                    self._held.discard(job)
+                self._held.discard(job)
 
     def _final_delay(self, job: _Job, delay: float, policy: _Policy) -> float:
         """The retry delay, or 0 when the dead-letter policy takes the message at its next
@@ -439,9 +438,7 @@ class Worker:
         released = self._write(_visibility(self.queue, 0), jobs, "released")
         with self._lock:
             self._stats["released"] += len(released.done)
-            for job in jobs:
-                if not job.abandoned:
-                    self._held.discard(job)
+            self._held.difference_update(jobs)
         for job in released.done:
             _log.info("message %s released", job.message["Id"])
 
