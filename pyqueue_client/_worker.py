@@ -52,6 +52,8 @@ Handler = Callable[[ReceivedMessage], object]
 POLL_SLICE = 1.0
 #: Messages per receive and per delete or visibility call (Amazon SQS's batch limit).
 BATCH = 10
+#: How long a finished message may wait for the receiver to delete it before the keeper does.
+SETTLE_GRACE = 0.05
 #: The visibility timeout when the queue cannot tell its own (as the queues' default).
 DEFAULT_VISIBILITY = 30.0
 #: How often idle threads look at the stop flags a signal handler sets.
@@ -159,7 +161,12 @@ class Worker:
         )
         self._heartbeat = check.flag(heartbeat, "heartbeat")
         self._stop_when_empty = check.flag(stop_when_empty, "stop_when_empty")
-        self._lock = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # One condition per kind of thread, on the one lock, so that a change wakes only the
+        # threads it concerns (waking every handler for each message costs more than the work).
+        self._to_handlers = threading.Condition(self._lock)
+        self._to_receiver = threading.Condition(self._lock)
+        self._to_keeper = threading.Condition(self._lock)
         self._stats = WorkerStats(
             received=0, succeeded=0, failed=0, released=0, extended=0, stale=0
         )
@@ -170,6 +177,8 @@ class Worker:
         self._ready: Deque[_Job] = collections.deque()
         self._held: Set[_Job] = set()
         self._outcomes: List[_Outcome] = []
+        #: When the oldest outcome in ``_outcomes`` arrived (``time.monotonic()``).
+        self._outcomes_since = 0.0
         self._to_release: List[_Job] = []
         self._busy = 0
         self._stopping = False
@@ -233,7 +242,8 @@ class Worker:
         if cold and not self._cold:
             _log.info("worker stopping now: releasing the running messages too")
             self._cold = self._cold_pending = True
-        self._lock.notify_all()
+        for condition in (self._to_handlers, self._to_receiver, self._to_keeper):
+            condition.notify_all()
 
     def _on_signal(self, signum: int, frame: Optional[FrameType]) -> None:
         self._signals += 1
@@ -273,16 +283,20 @@ class Worker:
         finally:
             with self._lock:
                 self._receiver_done = True
-                self._lock.notify_all()
+                self._to_keeper.notify()
 
     def _receive_some(self, policy: _Policy) -> bool:
         """One receive for the free handlers; False when the worker is stopping."""
         with self._lock:
             while not self._stopping and self._free() <= 0:
-                self._lock.wait(_TICK)
+                self._to_receiver.wait(_TICK)
             if self._stopping:
                 return False
             wanted = min(self._free(), BATCH)
+            outcomes, self._outcomes = self._outcomes, []
+        # The receiver settles what finished before receiving more: one thread writing in turn,
+        # where two would make SQLite's writers wait for each other's locks.
+        self._settle(outcomes, policy)
         wait = min(self._wait, POLL_SLICE)
         try:
             messages = self.queue.receive_messages(
@@ -299,15 +313,16 @@ class Worker:
             self._held.update(jobs)
             if self._stopping:
                 self._to_release.extend(jobs)
+                self._to_keeper.notify()
             else:
                 self._ready.extend(jobs)
-            self._lock.notify_all()
+                self._to_handlers.notify(len(jobs))
             if not jobs and self._stop_when_empty and not self._held:
                 _log.info("queue empty: worker stopping")
                 self._stop(cold=False)
                 return False
             if not jobs and wait == 0:
-                self._lock.wait(_EMPTY_PAUSE)  # woken early when a handler frees up
+                self._to_receiver.wait(_EMPTY_PAUSE)  # woken early when a handler frees up
         return True
 
     # -- the handlers -------------------------------------------------------------------------
@@ -316,7 +331,7 @@ class Worker:
         while True:
             with self._lock:
                 while not self._ready and not self._stopping:
-                    self._lock.wait()
+                    self._to_handlers.wait()
                 if not self._ready:
                     return
                 job = self._ready.popleft()
@@ -324,8 +339,12 @@ class Worker:
             outcome = self._handle(job)
             with self._lock:
                 self._busy -= 1
+                if not self._outcomes:
+                    self._outcomes_since = time.monotonic()
                 self._outcomes.append((job, outcome))
-                self._lock.notify_all()
+                self._to_receiver.notify()
+                if self._stopping:
+                    self._to_keeper.notify()
 
     def _handle(self, job: _Job) -> Optional[float]:
         """Run the handler: None when it returned, else the delay before a retry."""
@@ -370,13 +389,19 @@ class Worker:
                 return
 
     def _await_work(self) -> None:
-        """Wait (lock held) until there is something to write, a heartbeat due, or the end."""
-        while not (self._outcomes or self._to_release or self._cold_pending or self._finished()):
-            pending = [job.due for job in self._held if not job.stale] if self._heartbeat else []
-            wait = min(pending, default=time.monotonic() + _TICK) - time.monotonic()
-            if wait <= 0:
+        """Wait (lock held) until there is something to write, a heartbeat due, or the end.
+
+        Outcomes are the receiver's to settle before its next receive; the keeper takes them
+        only when they have waited ``SETTLE_GRACE`` (the receiver is in a long poll) or on stop.
+        """
+        while not (self._to_release or self._cold_pending or self._finished()):
+            moments = [job.due for job in self._held if not job.stale] if self._heartbeat else []
+            if self._outcomes:
+                moments.append(self._outcomes_since + SETTLE_GRACE)
+            wait = min(moments, default=time.monotonic() + _TICK) - time.monotonic()
+            if wait <= 0 or (self._outcomes and self._stopping):
                 return
-            self._lock.wait(min(wait, _TICK))
+            self._to_keeper.wait(min(wait, _TICK))
 
     def _finished(self) -> bool:
         """Whether the keeper has nothing left to do (lock held)."""
@@ -419,6 +444,7 @@ class Worker:
                 elif delay is not None and not job.abandoned:
                     self._stats["failed"] += 1
                 self._held.discard(job)
+            self._to_receiver.notify()  # a receiver waiting for an empty queue may now see it
 
     def _final_delay(self, job: _Job, delay: float, policy: _Policy) -> float:
         """The retry delay, or 0 when the dead-letter policy takes the message at its next
