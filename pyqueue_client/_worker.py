@@ -186,6 +186,8 @@ class Worker:
         #: A cold stop was asked for and the keeper has not yet released the running messages.
         self._cold_pending = False
         self._receiver_done = False
+        #: The last receive got all it asked for: more messages are likely waiting.
+        self._backlog = False
         self._signals = 0
 
     @property
@@ -293,9 +295,12 @@ class Worker:
             if self._stopping:
                 return False
             wanted = min(self._free(), BATCH)
-            outcomes, self._outcomes = self._outcomes, []
+            outcomes: List[_Outcome] = []
+            if len(self._outcomes) >= BATCH or not self._backlog:
+                outcomes, self._outcomes = self._outcomes, []
         # The receiver settles what finished before receiving more: one thread writing in turn,
-        # where two would make SQLite's writers wait for each other's locks.
+        # where two would make SQLite's writers wait for each other's locks. While the queue has
+        # a backlog it lets them gather to a full batch: fewer, larger deletes.
         self._settle(outcomes, policy)
         wait = min(self._wait, POLL_SLICE)
         try:
@@ -309,6 +314,7 @@ class Worker:
         due = time.monotonic() + policy.visibility / 2
         with self._lock:
             jobs = [_Job(message, due) for message in messages]
+            self._backlog = len(jobs) == wanted
             self._stats["received"] += len(jobs)
             self._held.update(jobs)
             if self._stopping:
