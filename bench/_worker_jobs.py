@@ -10,6 +10,8 @@ library's own interpreter (ours with ``PYTHONPATH`` at the checkout, huey from i
   job the time from its enqueue (carried in the job) to its handler's start, until N jobs ran.
 - ``produce``: enqueues N jobs, one every millisecond (as far as the enqueue call allows).
 
+``floor`` is ours without the ``Worker``: a bare receive and delete loop on the same queue.
+
 Both libraries keep jobs in SQLite in WAL mode at ``synchronous=FULL``: ours with
 ``durable=True``, huey's ``SqliteHuey`` at its default. Standard library only, Python 3.8.
 """
@@ -93,6 +95,29 @@ class Ours:
         return count
 
 
+class Floor(Ours):
+    """The floor under ours: one thread looping ``receive_messages(4)`` and
+    ``delete_messages`` on the same queue, calling the handler inline (no ``Worker``)."""
+
+    def drain(self) -> None:
+        self.loop(wait=0, until_empty=True)
+
+    def consume(self, ready: Callable[[], None]) -> None:
+        ready()
+        self.loop(wait=1, until_empty=False)
+
+    def loop(self, wait: float, until_empty: bool) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while not self.jobs.all_done.is_set() and time.monotonic() < deadline:
+            received = self.queue.receive_messages(THREADS, 30, wait_time_seconds=wait)
+            if not received and until_empty:
+                return
+            for message in received:
+                self.jobs.ran(message["message_body"].get("t", 0.0))
+            if received:
+                self.queue.delete_messages([message["ReceiptHandle"] for message in received])
+
+
 class Huey:
     """huey's ``SqliteHuey`` (its default durability) and its consumer with 4 threads."""
 
@@ -125,7 +150,7 @@ class Huey:
         return count
 
 
-LIBRARIES = {"ours": Ours, "huey": Huey}
+LIBRARIES = {"ours": Ours, "floor": Floor, "huey": Huey}
 
 
 def drain(library: Any, jobs: Jobs) -> Dict[str, Any]:
@@ -138,7 +163,7 @@ def drain(library: Any, jobs: Jobs) -> Dict[str, Any]:
 
 def consume(library: Any, jobs: Jobs) -> Dict[str, Any]:
     library.consume(lambda: print("ready", flush=True))
-    return {"latencies": sorted(jobs.latencies), "done": jobs.count, "left": library.left()}
+    return {"latencies": sorted(jobs.latencies), "done": jobs.count}
 
 
 def produce(library: Any, jobs: Jobs) -> Dict[str, Any]:

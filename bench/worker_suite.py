@@ -11,6 +11,9 @@ default) and run 4 worker threads. Every measurement is a child process running
 - **latency**: a consumer process runs the worker on an empty queue; a producer process then
   enqueues 1,000 jobs, one every millisecond, each carrying ``time.time()``; the handler's start
   minus that time is the latency. Targets: p50 <= 25 ms, p99 <= 100 ms.
+- **floor**: the same measurements for ours without the ``Worker``: one thread looping
+  ``receive_messages(4)`` and ``delete_messages`` on the same queue (what SQLite and the
+  backend allow), so the worker's own cost is the difference. No target.
 - **CPU per job**: the drain process's CPU time (every thread: the worker, the queue library,
   SQLite; the handler does nothing) over the jobs, from the same best drain run. No target.
 
@@ -26,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import _report as report
 import _runner as runner
@@ -43,7 +46,13 @@ QUICK_DRAIN_N, QUICK_LATENCY_N = 1_000, 200
 DRAIN_FACTOR, P50_MS, P99_MS = 2.0, 25.0, 100.0
 #: Seconds any child may take.
 CHILD_TIMEOUT = 600.0
-OURS, PEER = "ours", "huey"
+OURS, FLOOR, PEER = "ours", "floor", "huey"
+#: The table's columns: library -> heading.
+COLUMNS = {
+    OURS: "ours: Worker, sqlite",
+    FLOOR: "floor: bare receive(4) + delete loop, sqlite",
+    PEER: f"{HUEY.requirement}: SqliteHuey + consumer",
+}
 
 
 class Library(NamedTuple):
@@ -123,8 +132,9 @@ def measure(drains: List[Dict[str, Any]], latencies: List[float]) -> Measured:
 
 
 def libraries(args: argparse.Namespace) -> List[Library]:
-    """Ours on this interpreter, and huey from its venv unless ``--skip-peers``."""
-    found = [Library(OURS, sys.executable, runner.worker_env(ROOT))]
+    """Ours and its floor on this interpreter, and huey from its venv unless ``--skip-peers``."""
+    env = runner.worker_env(ROOT)
+    found = [Library(OURS, sys.executable, env), Library(FLOOR, sys.executable, env)]
     if not args.skip_peers:
         venv = os.path.abspath(os.path.join(args.venv_dir, ".venv-" + HUEY.venv))
         found.append(
@@ -145,44 +155,36 @@ def table(measured: Dict[str, Measured], drain_n: int, latency_n: int) -> Tuple[
             missed.append(name)
         return "met" if ok else "**missed**"
 
+    def cells(value: Callable[[Measured], str]) -> List[str]:
+        return [value(measured[name]) if name in measured else "not run" for name in COLUMNS]
+
     ratio = ours.rate / peer.rate if peer else None
     rows = [
-        [
-            "measurement",
-            "ours: Worker, sqlite",
-            f"{HUEY.requirement}: SqliteHuey",
-            "ours / huey",
-            "target",
-            "verdict",
-        ],
+        ["measurement", *COLUMNS.values(), "ours / huey", "target", "verdict"],
         [
             f"drain {drain_n:,} no-op jobs, 4 threads (jobs/s)",
-            f"{ours.rate:,.0f}",
-            f"{peer.rate:,.0f}" if peer else "not run",
+            *cells(lambda m: f"{m.rate:,.0f}"),
             f"{ratio:.2f}x" if ratio else "-",
             f">= {DRAIN_FACTOR:g}x huey",
             verdict(None if ratio is None else ratio >= DRAIN_FACTOR, "drain"),
         ],
         [
             f"enqueue-to-start latency p50, {latency_n:,} jobs at 1/ms (ms)",
-            f"{ours.p50_ms:.1f}",
-            f"{peer.p50_ms:.1f}" if peer else "not run",
+            *cells(lambda m: f"{m.p50_ms:.1f}"),
             "",
             f"<= {P50_MS:g} ms",
             verdict(ours.p50_ms <= P50_MS, "latency p50"),
         ],
         [
             "enqueue-to-start latency p99 (ms)",
-            f"{ours.p99_ms:.1f}",
-            f"{peer.p99_ms:.1f}" if peer else "not run",
+            *cells(lambda m: f"{m.p99_ms:.1f}"),
             "",
             f"<= {P99_MS:g} ms",
             verdict(ours.p99_ms <= P99_MS, "latency p99"),
         ],
         [
             "process CPU per job during the drain (us)",
-            f"{ours.cpu_us:.0f}",
-            f"{peer.cpu_us:.0f}" if peer else "not run",
+            *cells(lambda m: f"{m.cpu_us:.0f}"),
             "",
             "none",
             "-",
