@@ -119,7 +119,8 @@ class Worker:
     runs, a heartbeat extends its message's visibility at half the timeout, so a long job runs
     once. ``visibility_timeout`` None: the queue's attribute. ``wait_time_seconds`` (0-20): how
     long each receive waits for a message. ``stop_when_empty``: return once the queue has no
-    visible message and no handler is busy.
+    visible message and no handler is busy (its receives do not wait; messages hidden for a
+    retry are left for a later run).
 
     ``run()`` blocks and returns the ``WorkerStats``; ``stop()`` (any thread, or the first
     SIGINT/SIGTERM when ``run()`` is on the main thread) stops it warmly: no new messages, the
@@ -302,7 +303,9 @@ class Worker:
         # where two would make SQLite's writers wait for each other's locks. While the queue has
         # a backlog it lets them gather to a full batch: fewer, larger deletes.
         self._settle(outcomes, policy)
-        wait = min(self._wait, POLL_SLICE)
+        # A drain only looks: an empty queue ends it, so waiting for new messages would only
+        # delay the end.
+        wait = 0.0 if self._stop_when_empty else min(self._wait, POLL_SLICE)
         try:
             messages = self.queue.receive_messages(
                 wanted, policy.visibility, wait_time_seconds=wait
