@@ -1,4 +1,5 @@
-"""The worker: a handler takes one ``ReceivedMessage``; its result is ignored; stats are typed."""
+"""The worker: a handler takes one ``ReceivedMessage``; its result is ignored; stats are typed;
+the README's worker example type-checks as written."""
 
 from typing import Dict
 
@@ -50,3 +51,14 @@ def bad_options(queue: PyQueue) -> None:
     Worker(handle, queue)  # type: ignore[arg-type]
     Worker(queue, handle).stop(True)  # type: ignore[call-arg]
     Worker(queue, handle).stats["done"]  # type: ignore[typeddict-item]
+
+
+def readme_worker() -> None:
+    jobs = PyQueue("jobs.db", queue_type="sqlite", queue_name="emails")
+    jobs.add_messages([{"to": "a@example.com"}, {"to": "b@example.com"}])
+
+    def send_email(message: ReceivedMessage) -> None:
+        print("sending to", message["message_body"]["to"])  # raise to have it retried later
+
+    stats = Worker(jobs, send_email, concurrency=4, stop_when_empty=True).run()
+    assert stats["succeeded"] == 2
