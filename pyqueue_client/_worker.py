@@ -361,7 +361,7 @@ class Worker:
         message = job.message
         try:
             self.handler(message)
-        except Exception:
+        except BaseException:  # even SystemExit: this thread must live on to report it
             delay = self._retry_in(message["receive_count"])
             _log.exception(
                 "message %s failed (receive %d); retry in %g s",
