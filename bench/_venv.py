@@ -37,6 +37,7 @@ class Package(NamedTuple):
 ORIGINAL = Package("pyqueue-client", "1.2.1", "pyqueue_client", "original")
 LITEQUEUE = Package("litequeue", "0.14", "litequeue", "litequeue")
 PERSIST_QUEUE = Package("persist-queue", "1.1.0", "persistqueue", "persist-queue")
+HUEY = Package("huey", "3.5.4", "huey", "huey")
 
 _VERSION_PROBE = (
     "import importlib.metadata as m, importlib, os, sys; "

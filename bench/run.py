@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import _report as report
 import _runner as runner
+import worker_suite
 from _phases import PAUSE
 from _report import Column, Impl, Results, Suite, Table, Workload, log
 from _runner import ROOT, Config, Job, Server
@@ -375,6 +376,8 @@ WAITING = Suite(
 )
 
 SUITES = {suite.name: suite for suite in (LOCAL_JSON, REMOTE, SQLITE, WAITING)}
+#: Suites with their own plan and table: name -> run(args, argv), whether every target was met.
+OWN_SUITES = {"worker": worker_suite.run}
 
 # -- command line -----------------------------------------------------------------------------
 
@@ -383,7 +386,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     """The runner's options; where the default differs per suite it is None (see settings_for)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add = parser.add_argument
-    add("--suite", action="append", choices=tuple(SUITES), help="repeatable (default: all)")
+    add(
+        "--suite", action="append", choices=(*SUITES, *OWN_SUITES), help="repeatable (default: all)"
+    )
     add("--quick", action="store_true", help="smoke run: N=200, 1 run, no big N, no results file")
     add("--n", type=int, action="append", help="a size every configuration runs; repeatable")
     add("--repeat", type=int, default=3, help="runs per measurement; the best counts")
@@ -609,9 +614,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the chosen suites one after the other; 1 when any missed a target or failed."""
     args = parse_args(argv)
     failed = []
-    for name in args.suite or SUITES:
+    for name in args.suite or (*SUITES, *OWN_SUITES):
         try:
-            passed = run_suite(SUITES[name], args, argv)
+            if name in OWN_SUITES:
+                passed = OWN_SUITES[name](args, argv)
+            else:
+                passed = run_suite(SUITES[name], args, argv)
         except Exception:  # one suite's failure must not stop the others
             traceback.print_exc()
             passed = False

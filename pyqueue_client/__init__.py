@@ -38,6 +38,7 @@ from ._types import (
     ReceivedMessage,
     StoredMessage,
 )
+from ._worker import Worker, WorkerStats
 
 __all__ = [
     "QUEUE_FILE_PATH",
@@ -65,6 +66,8 @@ __all__ = [
     "StoredMessage",
     "UnsupportedOperationError",
     "ValidationError",
+    "Worker",
+    "WorkerStats",
     "__version__",
     "copy_queue",
 ]

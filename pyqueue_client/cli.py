@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Callable, Dict, NamedTuple, NoReturn, Optional, Sequence
 
-from . import __version__
+from . import __version__, _cli_worker
 from . import _cli_commands as commands
 from ._cli_common import (
     EXIT_BROKEN_PIPE,
@@ -289,6 +289,7 @@ _COMMANDS: Dict[str, _Command] = {
         _serve,
         on_queue_file=False,
     ),
+    "worker": _Command(_cli_worker.HELP, _cli_worker.arguments, _cli_worker.run, True),
 }
 
 
