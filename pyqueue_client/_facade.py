@@ -75,6 +75,8 @@ class _Settings(NamedTuple):
     lock_timeout: float
     clock: Clock
     ssl_context: Optional[ssl.SSLContext]
+    #: The Amazon SQS options (``queue_url``, ``region``, ...), by name; only those given.
+    aws: Mapping[str, Any]
 
 
 #: A store, and the queue the facade works on in it.
@@ -109,13 +111,25 @@ def _remote(settings: _Settings) -> _Opened:
     return store, store.open_queue(settings.queue_name)
 
 
+def _sqs(settings: _Settings) -> _Opened:
+    # Imported on first use: signing and credential lookup cost nothing to other queue types.
+    from ._backends.sqs import SqsOptions, SqsStore  # noqa: PLC0415
+
+    options = SqsOptions(timeout=settings.timeout, ssl_context=settings.ssl_context)
+    store = SqsStore(settings.queue_name, options._replace(**settings.aws))
+    return store, store.open_queue(settings.queue_name)
+
+
 class _Backend(NamedTuple):
-    """One registry entry: how to open the store and queue, its default file (None: none), and
-    whether each file is one queue (the store then names a queue by its file's path)."""
+    """One registry entry: how to open the store and queue, its default file (None: none),
+    whether each file is one queue (the store then names a queue by its file's path), whether
+    it takes the Amazon SQS options, and why it refuses the inspect calls it cannot do."""
 
     open: Callable[[_Settings], _Opened]
     default_file: Optional[str]
     files_are_queues: bool = False
+    aws_options: bool = False
+    unsupported_reason: str = "this kind of queue has no such operation"
 
 
 _BACKENDS: Mapping[str, _Backend] = {
@@ -123,6 +137,13 @@ _BACKENDS: Mapping[str, _Backend] = {
     "sqlite": _Backend(_sqlite, "queue.db"),
     "memory": _Backend(_memory, None),
     "remote": _Backend(_remote, None),
+    "sqs": _Backend(
+        _sqs,
+        None,
+        aws_options=True,
+        unsupported_reason="Amazon SQS has no peek and no lookup, change or removal by message "
+        "id; use receive_messages() and delete_message(receipt_handle)",
+    ),
 }
 
 
@@ -131,7 +152,8 @@ class PyQueue:
 
     ``queue_type`` picks where messages live: ``"local"`` (a JSON file shared safely by threads and
     processes), ``"sqlite"`` (named queues in a SQLite database, for throughput and deep queues),
-    ``"memory"`` (this object only; for tests) or ``"remote"`` (a PyQueue server).
+    ``"memory"`` (this object only; for tests), ``"remote"`` (a PyQueue server) or ``"sqs"``
+    (Amazon SQS or a compatible server; see docs/sqs.md).
     Every method behaves the same in every mode. Delivery is at-least-once: a received message
     that is not deleted within its visibility timeout is delivered again.
 
@@ -141,6 +163,10 @@ class PyQueue:
     ``clock`` (a function returning naive UTC ``datetime``; for tests that control time),
     ``ssl_context`` (remote: the ``ssl.SSLContext`` that checks the server's certificate; default
     ``ssl.create_default_context()``).
+    Amazon SQS only: ``queue_url`` (instead of ``queue_name``), ``region``, ``endpoint_url``,
+    ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, ``profile`` (found
+    as botocore finds them when left out) and ``create_queue`` (create a missing queue instead
+    of raising ``QueueNotFoundError``).
 
     A ``PyQueue`` may be shared between threads, and is a context manager that calls ``close()``.
     """
@@ -245,6 +271,25 @@ class PyQueue:
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None: ...
 
+    @overload
+    def __init__(
+        self,
+        queue_file: None = None,
+        *,
+        queue_type: Literal["sqs"],
+        queue_name: str = "default",
+        timeout: float = 30,
+        queue_url: Optional[str] = None,
+        region: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        aws_access_key_id: Optional[str] = None,
+        aws_secret_access_key: Optional[str] = None,
+        aws_session_token: Optional[str] = None,
+        profile: Optional[str] = None,
+        create_queue: bool = False,
+        ssl_context: Optional[ssl.SSLContext] = None,
+    ) -> None: ...
+
     def __init__(
         self,
         queue_file: Optional[StrPath] = None,
@@ -258,6 +303,14 @@ class PyQueue:
         lock_timeout: float = 10.0,
         clock: Optional[Clock] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
+        queue_url: Optional[str] = None,
+        region: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        aws_access_key_id: Optional[str] = None,
+        aws_secret_access_key: Optional[str] = None,
+        aws_session_token: Optional[str] = None,
+        profile: Optional[str] = None,
+        create_queue: bool = False,
     ) -> None:
         if not isinstance(queue_type, str) or queue_type.lower() not in _BACKENDS:
             raise ConfigurationError(
@@ -269,6 +322,17 @@ class PyQueue:
         self.queue_file: Optional[str] = _queue_file(queue_file, backend.default_file)
         self.server_url = server_url
         self.queue_name = queue_name
+        aws = _aws_options(
+            backend.aws_options,
+            queue_url=queue_url,
+            region=region,
+            endpoint_url=endpoint_url,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            profile=profile,
+            create_queue=check.flag(create_queue, "create_queue") or None,
+        )
         settings = _Settings(
             queue_file=self.queue_file or "",
             server_url=server_url,
@@ -279,7 +343,9 @@ class PyQueue:
             lock_timeout=check.positive_seconds(lock_timeout, "lock_timeout"),
             clock=utc_now if clock is None else clock,
             ssl_context=ssl_context,
+            aws=aws,
         )
+        self._unsupported_reason = backend.unsupported_reason
         self._store, self._queue = backend.open(settings)
         # How the store names this queue: its file where each file is a queue, else its name.
         self._files_are_queues = backend.files_are_queues
@@ -305,7 +371,7 @@ class PyQueue:
     def _inspect(self, operation: str) -> Inspectable:
         """The queue's inspect capability (peek, by-id calls), or a typed refusal."""
         if self._inspectable is None:
-            raise UnsupportedOperationError(operation, self.queue_type)
+            raise UnsupportedOperationError(operation, self.queue_type, self._unsupported_reason)
         return self._inspectable
 
     def __repr__(self) -> str:
@@ -602,6 +668,19 @@ def copy_queue(source: PyQueue, target: PyQueue) -> int:
     added = target._inspect("copy_queue").import_records(records)
     _log.info("copied %d message(s) from %r to %r", added, source, target)
     return added
+
+
+def _aws_options(accepted: bool, **given: object) -> Mapping[str, Any]:
+    """The Amazon SQS options given (not None), refused for queue types that take none."""
+    chosen = {name: value for name, value in given.items() if value is not None}
+    for name, value in chosen.items():
+        if name != "create_queue" and not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a string, not {type(value).__name__}")
+    if chosen and not accepted:
+        raise ConfigurationError(
+            f"{', '.join(sorted(chosen))}: only queue_type='sqs' takes these options"
+        )
+    return chosen
 
 
 def _queue_key(value: object) -> object:
