@@ -161,6 +161,9 @@ def test_container_uris_must_stay_on_safe_hosts(tmp_path: Path) -> None:
     env = {**_files(tmp_path), "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://example.com/x"}
     with pytest.raises(ConfigurationError, match="must be https"):
         _find(env)
+    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://10.1.2.3/x"
+    with pytest.raises(ConfigurationError, match="must be https"):
+        _find(env)
     env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://169.254.170.23/x"
     assert aws_credentials._checked_container_url(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
     env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = str(tmp_path / "absent")
@@ -283,3 +286,11 @@ def test_the_endpoint_from_the_environment() -> None:
     assert find_endpoint("sqs", both) == "http://sqs"
     assert find_endpoint("sqs", {"AWS_ENDPOINT_URL": "http://all"}) == "http://all"
     assert find_endpoint("sqs", {}) is None
+
+
+def test_https_container_endpoints_are_spoken_to_over_tls(tmp_path: Path) -> None:
+    with fake_server(lambda seen: (200, "application/json", b"{}")) as server:
+        https = server.url.replace("http://", "https://") + "/c"
+        env = {**_files(tmp_path), "AWS_CONTAINER_CREDENTIALS_FULL_URI": https}
+        with pytest.raises(ConfigurationError, match="container credentials \\(no answer"):
+            _find(env)

@@ -360,17 +360,22 @@ class SqsStore:
         self._create = options.create_queue
         self._urls: Dict[str, str] = {}
         self._lock = threading.Lock()
+        #: Names the caller opens a queue by that are not its own (with ``queue_url``).
+        self._aliases: Dict[str, str] = {}
         if options.queue_url:
-            # the queue is the URL's: under its own name, and the name the caller opens it by
-            self._urls[options.queue_url.rstrip("/").rpartition("/")[2]] = options.queue_url
-            self._urls[queue_name] = options.queue_url
+            own = options.queue_url.rstrip("/").rpartition("/")[2]
+            self._urls[own] = options.queue_url
+            self._aliases[queue_name] = own
         _log.debug("SQS in %s at %s, credentials from %s", region, endpoint, provider.source)
 
     def open_queue(self, name: str) -> SqsQueue:
         """The queue called ``name`` (looked up on its first call)."""
-        if name not in self._urls:
-            _checked_name(name)
-        return SqsQueue(self, name)
+        return SqsQueue(self, self._own_name(name))
+
+    def _own_name(self, name: str) -> str:
+        """The queue's SQS name: ``name``, unless it stands for the queue of ``queue_url``."""
+        own = self._aliases.get(name, name)
+        return own if own in self._urls else _checked_name(own)
 
     def call(
         self, action: str, payload: Mapping[str, Any], queue: str, hold: float = 0
@@ -380,6 +385,7 @@ class SqsStore:
 
     def queue_url(self, name: str) -> str:
         """The URL of queue ``name``: known, looked up, or (``create_queue``) created."""
+        name = self._own_name(name)
         with self._lock:
             known = self._urls.get(name)
         if known is not None:
@@ -646,7 +652,7 @@ class SqsQueue:
             {
                 "Id": str(index),
                 "MessageBody": message.get("Body", ""),
-                "MessageAttributes": _attributes_to_send(message.get("MessageAttributes")),
+                "MessageAttributes": _attributes_to_send(message.get("MessageAttributes") or {}),
             }
             for index, message in enumerate(messages)
         ]
@@ -754,10 +760,8 @@ def _received(message: Mapping[str, Any], now: datetime) -> ReceivedMessage:
     }
 
 
-def _attributes_to_send(received: object) -> Dict[str, Dict[str, str]]:
+def _attributes_to_send(received: Mapping[str, Any]) -> Dict[str, Dict[str, str]]:
     """Message attributes as received, in the shape a send takes."""
-    if not isinstance(received, dict):
-        return {}
     keys = ("DataType", "StringValue", "BinaryValue")
     return {
         name: {key: value[key] for key in keys if key in value}
