@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import ssl
 from types import TracebackType
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Iterable,
@@ -29,10 +29,6 @@ from typing import (
 )
 
 from . import _validation as check
-from ._backends.local_json import JsonFileStore
-from ._backends.memory import MemoryStore
-from ._backends.remote_http import RemoteStore
-from ._backends.sqlite import SqliteStore
 from ._contract import Inspectable, QueueCore, Store
 from ._errors import ConfigurationError, UnsupportedOperationError, ValidationError
 from ._ids import new_message_id
@@ -47,6 +43,9 @@ from ._types import (
     StoredMessage,
     StrPath,
 )
+
+if TYPE_CHECKING:  # annotations only: TLS is imported by the backends that use it
+    import ssl
 
 __all__ = ["QUEUE_FILE_PATH", "PyQueue", "copy_queue"]
 
@@ -83,12 +82,20 @@ class _Settings(NamedTuple):
 _Opened = Tuple[Store, QueueCore]
 
 
+# Each opener imports its backend on first use, so a program pays only for the queue type it
+# uses (SQLite, HTTP and TLS, signing, ...), not for every backend, when it imports the package.
+
+
 def _local(settings: _Settings) -> _Opened:
+    from ._backends.local_json import JsonFileStore  # noqa: PLC0415
+
     store = JsonFileStore(settings.clock, settings.durable, settings.lock_timeout)
     return store, store.open_queue(settings.queue_file)
 
 
 def _sqlite(settings: _Settings) -> _Opened:
+    from ._backends.sqlite import SqliteStore  # noqa: PLC0415
+
     store = SqliteStore(
         settings.queue_file, settings.clock, settings.durable, settings.lock_timeout
     )
@@ -96,11 +103,15 @@ def _sqlite(settings: _Settings) -> _Opened:
 
 
 def _memory(settings: _Settings) -> _Opened:
+    from ._backends.memory import MemoryStore  # noqa: PLC0415
+
     store = MemoryStore(settings.clock)
     return store, store.open_queue(settings.queue_name)
 
 
 def _remote(settings: _Settings) -> _Opened:
+    from ._backends.remote_http import RemoteStore  # noqa: PLC0415
+
     if not settings.server_url:
         raise ConfigurationError(
             "queue_type='remote' needs server_url, e.g. 'http://127.0.0.1:8000'"
@@ -112,7 +123,6 @@ def _remote(settings: _Settings) -> _Opened:
 
 
 def _sqs(settings: _Settings) -> _Opened:
-    # Imported on first use: signing and credential lookup cost nothing to other queue types.
     from ._backends.sqs import SqsOptions, SqsStore  # noqa: PLC0415
 
     options = SqsOptions(timeout=settings.timeout, ssl_context=settings.ssl_context)
