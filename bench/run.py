@@ -20,10 +20,11 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import _report as report
 import _runner as runner
+import sqs_suite
 from _phases import PAUSE
 from _report import Column, Impl, Results, Suite, Table, Workload, log
 from _runner import ROOT, Config, Job, Server
@@ -375,6 +376,10 @@ WAITING = Suite(
 )
 
 SUITES = {suite.name: suite for suite in (LOCAL_JSON, REMOTE, SQLITE, WAITING)}
+#: Suites that measure in their own way (not the workloads of ``_worker.py``), by name.
+OWN_SUITES: Dict[str, Callable[[argparse.Namespace, Optional[Sequence[str]]], bool]] = {
+    "sqs": sqs_suite.run,
+}
 
 # -- command line -----------------------------------------------------------------------------
 
@@ -383,7 +388,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     """The runner's options; where the default differs per suite it is None (see settings_for)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add = parser.add_argument
-    add("--suite", action="append", choices=tuple(SUITES), help="repeatable (default: all)")
+    add("--suite", action="append", choices=(*SUITES, *OWN_SUITES), help="repeatable")
     add("--quick", action="store_true", help="smoke run: N=200, 1 run, no big N, no results file")
     add("--n", type=int, action="append", help="a size every configuration runs; repeatable")
     add("--repeat", type=int, default=3, help="runs per measurement; the best counts")
@@ -403,6 +408,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     add("--delay-rounds", type=int, default=50, help="waiting: delayed-message rounds")
     add("--delay", type=float, default=0.5, help="waiting: delay_seconds of those messages")
     add("--idle", type=float, default=20.0, help="waiting: seconds of the idle wait (<= 20)")
+    add("--sqs-rounds", type=int, default=200, help="sqs: send/receive/delete rounds per run")
+    add("--sqs-cold-runs", type=int, default=10, help="sqs: cold starts per client")
     add("--skip-peers", "--skip-original", action="store_true", help="this library only")
     add("--python312", help="a Python 3.12 for litequeue (default: pyenv's newest, or PATH's)")
     add("--venv-dir", default=BENCH, help="where the compared libraries' venvs are")
@@ -609,9 +616,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the chosen suites one after the other; 1 when any missed a target or failed."""
     args = parse_args(argv)
     failed = []
-    for name in args.suite or SUITES:
+    for name in args.suite or (*SUITES, *OWN_SUITES):
         try:
-            passed = run_suite(SUITES[name], args, argv)
+            if name in OWN_SUITES:
+                passed = OWN_SUITES[name](args, argv)
+            else:
+                passed = run_suite(SUITES[name], args, argv)
         except Exception:  # one suite's failure must not stop the others
             traceback.print_exc()
             passed = False
