@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -579,3 +579,18 @@ def test_odd_values_from_a_server_are_read_safely() -> None:
     assert sqs._redrive_policy("not json") == {}
     assert sqs._redrive_policy("[1]") == {}
     assert sqs._body_of("[1, 2]") == {"body": "[1, 2]"}
+    assert sqs._xml_text("<Code>Throttling</Code>", "Code") == "Throttling"
+    assert sqs._xml_text("<Code>cut", "Code") == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "region"),
+    [
+        ("https://sqs.eu-west-1.amazonaws.com/123456789012/jobs", "eu-west-1"),
+        ("https://ap-south-1.queue.amazonaws.com/123456789012/jobs", "ap-south-1"),
+        ("http://127.0.0.1:4566/000000000000/jobs", None),
+        ("https://sqs.example.com/1/jobs", None),
+    ],
+)
+def test_the_region_hint_of_a_queue_url(url: str, region: Optional[str]) -> None:
+    assert sqs._region_hint(url) == region

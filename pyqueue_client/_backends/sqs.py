@@ -32,12 +32,11 @@ import logging
 import math
 import os
 import random
-import re
 import ssl
 import threading
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import (
     Any,
     Callable,
@@ -98,8 +97,9 @@ _ENTRY_OVERHEAD = len(ID_ATTRIBUTE) + len("String") + 64
 #: Receipt handles may be held this long while a redrive sends their messages on.
 _REDRIVE_VISIBILITY = 60
 #: SQS queue names: 1-80 letters, digits, ``_`` and ``-`` (FIFO's ``.fifo`` comes later).
-_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
-_AMAZON_HOST = re.compile(r"(?:sqs\.([a-z0-9-]+)\.amazonaws\.com|([a-z0-9-]+)\.queue\.amazonaws)")
+# (string rules, not regular expressions: compiling those would lengthen every cold start)
+_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_MAX_NAME = 80
 #: Attempts of a retried call, and the pauses before them: full jitter over a doubling cap.
 _ATTEMPTS = 4
 _FIRST_PAUSE = 0.1
@@ -150,8 +150,7 @@ _ATTRIBUTE_NAMES = (
     ("wait_time_seconds", "ReceiveMessageWaitTimeSeconds"),
     ("retention_seconds", "MessageRetentionPeriod"),
 )
-_XML_CODE = re.compile(r"<Code>([^<]*)</Code>")
-_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+_EPOCH = datetime(1970, 1, 1)
 
 
 class SqsOptions(NamedTuple):
@@ -239,11 +238,17 @@ def _error_of(reply: Reply) -> Tuple[str, str]:
         code = str(document.get("__type") or document.get("code") or "").rpartition("#")[2]
         message = document.get("message") or document.get("Message") or ""
         return code, str(message)
-    code_match, message_match = _XML_CODE.search(text), _XML_MESSAGE.search(text)
-    return (
-        code_match.group(1) if code_match else "",
-        message_match.group(1) if message_match else "",
-    )
+    return _xml_text(text, "Code"), _xml_text(text, "Message")
+
+
+def _xml_text(text: str, tag: str) -> str:
+    """The text of the first ``<tag>`` element of an XML error, or ''."""
+    start = text.find(f"<{tag}>")
+    if start < 0:
+        return ""
+    start += len(tag) + 2
+    end = text.find("</", start)
+    return text[start:end] if end >= 0 else ""
 
 
 def _raise(reply: Reply, code: str, detail: str, action: str, queue: str) -> NoReturn:
@@ -274,7 +279,7 @@ def _unsupported(operation: str, reason: str) -> NoReturn:
 def _checked_name(name: str) -> str:
     if name.endswith(".fifo"):
         _unsupported("PyQueue(queue_name='....fifo')", "FIFO queues are not supported yet")
-    if not _QUEUE_NAME.fullmatch(name):
+    if not 0 < len(name) <= _MAX_NAME or not _NAME_CHARACTERS.issuperset(name):
         raise ConfigurationError(
             f"an SQS queue name is 1 to 80 letters, digits, '_' or '-', not {name!r}"
         )
@@ -289,9 +294,8 @@ def _seconds(value: float) -> int:
 def _time_of(milliseconds: object, default: datetime) -> str:
     """A canonical time from SQS's epoch milliseconds."""
     try:
-        seconds = int(str(milliseconds)) / 1000
-        moment = datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
-    except (TypeError, ValueError, OverflowError, OSError):
+        moment = _EPOCH + timedelta(milliseconds=int(str(milliseconds)))
+    except (TypeError, ValueError, OverflowError):
         moment = default
     return format_time(moment)
 
@@ -309,8 +313,13 @@ def _region_hint(url: Optional[str]) -> Optional[str]:
     """The region in an Amazon SQS URL's host, if it is one."""
     if not url:
         return None
-    match = _AMAZON_HOST.match(urlsplit(url).hostname or "")
-    return (match.group(1) or match.group(2)) if match else None
+    # sqs.<region>.amazonaws.com, or the legacy <region>.queue.amazonaws.com
+    parts = (urlsplit(url).hostname or "").split(".")
+    if len(parts) >= 4 and parts[2] == "amazonaws" and parts[0] == "sqs":
+        return parts[1]
+    if len(parts) >= 4 and parts[1:3] == ["queue", "amazonaws"]:
+        return parts[0]
+    return None
 
 
 def _amazon_endpoint(region: str) -> str:

@@ -17,10 +17,8 @@ hint (the region in a queue URL's host). Endpoint: ``AWS_ENDPOINT_URL_<SERVICE>`
 
 from __future__ import annotations
 
-import configparser
 import functools
 import http.client
-import ipaddress
 import json
 import logging
 import os
@@ -92,12 +90,14 @@ class SharedConfig:
 
 def _section(path: str, name: str) -> Optional[Dict[str, str]]:
     """Section ``name`` of the INI file at ``path``; None when the file or section is missing."""
+    if not os.path.exists(path):
+        return None
+    import configparser  # noqa: PLC0415 - only where there are files: it slows every start
+
     parser = configparser.RawConfigParser()
     try:
         with open(path, encoding="utf-8") as file:
             parser.read_file(file)
-    except FileNotFoundError:
-        return None
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise ConfigurationError(f"cannot read the AWS file {path}: {exc}") from None
     if not parser.has_section(name):
@@ -298,6 +298,8 @@ def _checked_container_url(url: str) -> str:
     host = parts.hostname or ""
     if parts.scheme == "https" or host in _CONTAINER_HOSTS or host == "localhost":
         return url
+    import ipaddress  # noqa: PLC0415 - rarely needed, and slow to import
+
     try:
         if parts.scheme == "http" and ipaddress.ip_address(host).is_loopback:
             return url
