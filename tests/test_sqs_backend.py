@@ -540,7 +540,7 @@ def test_a_lost_connection_is_retried_only_where_safe(monkeypatch: pytest.Monkey
         assert not queue.health_check()
         assert attempts == ["AmazonSQS.GetQueueAttributes"] * 4
         attempts.clear()
-        with pytest.raises(RemoteError):
+        with pytest.raises(RemoteError, match="SQS ReceiveMessage on queue 'jobs' got no answer"):
             queue.receive_messages()
         assert attempts == ["AmazonSQS.ReceiveMessage"]
 

@@ -193,9 +193,9 @@ class _Client:
             last = attempt == _ATTEMPTS - 1
             try:
                 reply = self.transport.send(call)
-            except RemoteError:
+            except RemoteError as exc:
                 if not safe or last:
-                    raise
+                    raise _unanswered(exc, action, queue) from exc.__cause__
                 self._pause(action, attempt, "no answer")
                 continue
             if reply.status == 200:
@@ -211,6 +211,15 @@ class _Client:
         pause = random.uniform(0, min(_LONGEST_PAUSE, _FIRST_PAUSE * 2**attempt))
         _log.debug("%s failed (%s); retrying in %.2f s", action, why, pause)
         self.sleep(pause)
+
+
+def _unanswered(exc: RemoteError, action: str, queue: str) -> RemoteError:
+    """The transport's failure, told as an SQS call's (it speaks of a PyQueue server)."""
+    cause = exc.__cause__
+    why = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    return RemoteError(
+        f"SQS {action} on queue {queue!r} got no answer from {exc.url} ({why})", exc.url
+    )
 
 
 def _decoded(reply: Reply) -> Dict[str, Any]:
