@@ -4,7 +4,8 @@
 ``remote``: this checkout's remote client against the original's, on one ``pyqueue serve``, and
 a server soak. ``sqlite``: the SQLite backend against ``litequeue`` and ``persist-queue``.
 ``waiting``: long polling on the local, SQLite and remote backends (wake-up, delays, the idle
-cost) and the remote client's batches against one call per message. Every
+cost) and the remote client's batches against one call per message. ``sqs``: the Amazon SQS
+backend against boto3 on one moto server (``sqs_suite.py``, its own measurements). Every
 measurement is a child process running ``bench/_worker.py`` on its configuration's interpreter
 (a compared library runs from its own venv, made on first use). Each suite prints its tables and
 writes them, with the circumstances, to ``bench/results/``; a missed target makes the run exit 1

@@ -27,6 +27,7 @@ an exception message.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -303,10 +304,15 @@ def _seconds(value: float) -> int:
 def _time_of(milliseconds: object, default: datetime) -> str:
     """A canonical time from SQS's epoch milliseconds."""
     try:
-        moment = _EPOCH + timedelta(milliseconds=int(str(milliseconds)))
-    except (TypeError, ValueError, OverflowError):
-        moment = default
-    return format_time(moment)
+        return _time_of_text(str(milliseconds))
+    except (ValueError, OverflowError):
+        return format_time(default)
+
+
+@functools.lru_cache(maxsize=64)
+def _time_of_text(milliseconds: str) -> str:
+    # Cached: the messages of one batch share their send and first-receive milliseconds.
+    return format_time(_EPOCH + timedelta(milliseconds=int(milliseconds)))
 
 
 def _body_of(text: str) -> MessageBody:
