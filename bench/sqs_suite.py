@@ -31,7 +31,7 @@ import _report as report
 import _runner as runner
 from _report import log
 from _runner import ROOT
-from _venv import Package, ensure_venv
+from _venv import Package, ensure_venv, venv_python
 
 if ROOT not in sys.path:  # the moto fixture of the tests starts and stops the server
     sys.path.insert(0, ROOT)
@@ -60,7 +60,14 @@ class Client(NamedTuple):
 
 
 def _clients(args: argparse.Namespace) -> List[Client]:
-    clients = [Client(OURS, sys.executable, runner.worker_env(ROOT))]
+    """Ours from an empty venv (it needs nothing installed: this checkout on ``PYTHONPATH``),
+    boto3 from its own: both start as clean interpreters, without the dev venv's ``.pth``
+    hooks (coverage, the editable install), which slow every start."""
+    bare = os.path.join(args.venv_dir, ".venv-sqs-ours")
+    if not os.path.exists(venv_python(bare)):
+        log(f"creating {bare} (empty) with {sys.executable} -m venv")
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", bare], check=True)
+    clients = [Client(OURS, venv_python(bare), runner.worker_env(ROOT))]
     if not args.skip_peers:
         venv = os.path.join(args.venv_dir, ".venv-boto3")
         clients.append(
@@ -268,7 +275,8 @@ def run(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> bool:
             f"- Command: {runner.command_line(argv)}",
             f"- Library measured: this checkout, {version} (at the start of the run)",
             f"- Compared with: {peer}",
-            f"- Python: {sys.version.split()[0]} for both clients and for moto's server",
+            f"- Python: {sys.version.split()[0]} for both clients (each in a venv of its own: ours"
+            " empty, the checkout on PYTHONPATH) and for moto's server",
             f"- Settings: {rounds} rounds per run after 5 warm-up rounds, best of {repeat}"
             f" run(s); {cold_runs} cold starts each",
             "- Server: `python -m moto.server` (moto 5.2.5) on 127.0.0.1, signature checking on",
