@@ -9,6 +9,7 @@ the point.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -116,6 +117,20 @@ def test_a_message_round_trip_and_what_other_sqs_consumers_see(
     assert queue.receive_messages() == []
     assert queue.delete_message(message["ReceiptHandle"])
     assert queue.get_queue_info()["message_count"] == 0
+
+
+def test_nothing_secret_reaches_the_logs(
+    open_sqs: Opener, moto: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="pyqueue_client")
+    queue = open_sqs()
+    queue.add_message({"a": 1}, item_id="logged")
+    [message] = queue.receive_messages()
+    queue.delete_message(message["ReceiptHandle"])
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "POST" in text  # the transport did log its requests
+    for secret in (moto.credentials.secret_key, message["ReceiptHandle"], "Signature="):
+        assert secret not in text
 
 
 def test_batches_over_ten_go_in_tens_and_receives_loop_until_max_messages(
