@@ -40,7 +40,7 @@ test: lint typecheck pytest
 matrix:
 	@bash scripts/matrix.sh $(MATRIX_VERSIONS) -- $(MATRIX_TOOLS)
 
-# bench/run.py runs every suite (local-json, remote, sqlite, waiting); each prints its tables and
+# bench/run.py runs every suite (local-json, remote, sqlite, waiting, sqs); each prints its tables and
 # writes bench/results/. A suite that misses a target is reported and the others still run; the run then
 # exits 1. Studies (bench/studies/) are not part of it.
 bench: install

@@ -4,7 +4,8 @@
 ``remote``: this checkout's remote client against the original's, on one ``pyqueue serve``, and
 a server soak. ``sqlite``: the SQLite backend against ``litequeue`` and ``persist-queue``.
 ``waiting``: long polling on the local, SQLite and remote backends (wake-up, delays, the idle
-cost) and the remote client's batches against one call per message. Every
+cost) and the remote client's batches against one call per message. ``sqs``: the Amazon SQS
+backend against boto3 on one moto server (``sqs_suite.py``, its own measurements). Every
 measurement is a child process running ``bench/_worker.py`` on its configuration's interpreter
 (a compared library runs from its own venv, made on first use). Each suite prints its tables and
 writes them, with the circumstances, to ``bench/results/``; a missed target makes the run exit 1
@@ -20,10 +21,11 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import _report as report
 import _runner as runner
+import sqs_suite
 import worker_suite
 from _phases import PAUSE
 from _report import Column, Impl, Results, Suite, Table, Workload, log
@@ -376,8 +378,12 @@ WAITING = Suite(
 )
 
 SUITES = {suite.name: suite for suite in (LOCAL_JSON, REMOTE, SQLITE, WAITING)}
-#: Suites with their own plan and table: name -> run(args, argv), whether every target was met.
-OWN_SUITES = {"worker": worker_suite.run}
+#: Suites that measure in their own way (not the workloads of ``_worker.py``), by name: each
+#: returns whether every target was met.
+OWN_SUITES: Dict[str, Callable[[argparse.Namespace, Optional[Sequence[str]]], bool]] = {
+    "worker": worker_suite.run,
+    "sqs": sqs_suite.run,
+}
 
 # -- command line -----------------------------------------------------------------------------
 
@@ -408,6 +414,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     add("--delay-rounds", type=int, default=50, help="waiting: delayed-message rounds")
     add("--delay", type=float, default=0.5, help="waiting: delay_seconds of those messages")
     add("--idle", type=float, default=20.0, help="waiting: seconds of the idle wait (<= 20)")
+    add("--sqs-rounds", type=int, default=200, help="sqs: send/receive/delete rounds per run")
+    add("--sqs-cold-runs", type=int, default=10, help="sqs: cold starts per client")
     add("--skip-peers", "--skip-original", action="store_true", help="this library only")
     add("--python312", help="a Python 3.12 for litequeue (default: pyenv's newest, or PATH's)")
     add("--venv-dir", default=BENCH, help="where the compared libraries' venvs are")

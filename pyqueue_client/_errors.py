@@ -16,6 +16,7 @@ __all__ = [
     "PermissionDeniedError",
     "PyQueueError",
     "QueueCorruptedError",
+    "QueueNotFoundError",
     "QueuePathError",
     "RemoteError",
     "RequestRejectedError",
@@ -141,16 +142,37 @@ class UnsupportedOperationError(PyQueueError, NotImplementedError):
     ``NotImplementedError`` too, so code that probes for a capability can catch that.
     """
 
-    def __init__(self, operation: str, queue_type: str) -> None:
-        super().__init__(
-            f"{operation}() is not supported by queue_type={queue_type!r}: "
-            "this kind of queue has no such operation"
-        )
+    def __init__(
+        self,
+        operation: str,
+        queue_type: str,
+        reason: str = "this kind of queue has no such operation",
+    ) -> None:
+        super().__init__(f"{operation}() is not supported by queue_type={queue_type!r}: {reason}")
         self.operation = operation
         self.queue_type = queue_type
+        self.reason = reason
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (self.operation, self.queue_type))
+        return (type(self), (self.operation, self.queue_type, self.reason))
+
+
+class QueueNotFoundError(PyQueueError, LookupError):
+    """The named queue does not exist (Amazon SQS: ``QueueDoesNotExist``).
+
+    ``queue`` names it. Pass ``create_queue=True`` to create it instead.
+    """
+
+    def __init__(self, queue: str, detail: str = "") -> None:
+        super().__init__(
+            f"queue {queue!r} does not exist{f' ({detail})' if detail else ''}; create it "
+            "first, or pass create_queue=True"
+        )
+        self.queue = queue
+        self.detail = detail
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.queue, self.detail))
 
 
 class InsecureApiKeyWarning(UserWarning):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import ssl
 from types import TracebackType
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -30,10 +30,6 @@ from typing import (
 )
 
 from . import _validation as check
-from ._backends.local_json import JsonFileStore
-from ._backends.memory import MemoryStore
-from ._backends.remote_http import RemoteStore
-from ._backends.sqlite import SqliteStore
 from ._contract import Inspectable, QueueCore, Store
 from ._errors import ConfigurationError, UnsupportedOperationError, ValidationError
 from ._ids import new_message_id
@@ -48,6 +44,9 @@ from ._types import (
     StoredMessage,
     StrPath,
 )
+
+if TYPE_CHECKING:  # annotations only: TLS is imported by the backends that use it
+    import ssl
 
 __all__ = ["QUEUE_FILE_PATH", "PyQueue", "copy_queue", "store_queues"]
 
@@ -76,18 +75,28 @@ class _Settings(NamedTuple):
     lock_timeout: float
     clock: Clock
     ssl_context: Optional[ssl.SSLContext]
+    #: The Amazon SQS options (``queue_url``, ``region``, ...), by name; only those given.
+    aws: Mapping[str, Any]
 
 
 #: A store, and the queue the facade works on in it.
 _Opened = Tuple[Store, QueueCore]
 
 
+# Each opener imports its backend on first use, so a program pays only for the queue type it
+# uses (SQLite, HTTP and TLS, signing, ...), not for every backend, when it imports the package.
+
+
 def _local(settings: _Settings) -> _Opened:
+    from ._backends.local_json import JsonFileStore  # noqa: PLC0415
+
     store = JsonFileStore(settings.clock, settings.durable, settings.lock_timeout)
     return store, store.open_queue(settings.queue_file)
 
 
 def _sqlite(settings: _Settings) -> _Opened:
+    from ._backends.sqlite import SqliteStore  # noqa: PLC0415
+
     store = SqliteStore(
         settings.queue_file, settings.clock, settings.durable, settings.lock_timeout
     )
@@ -95,11 +104,15 @@ def _sqlite(settings: _Settings) -> _Opened:
 
 
 def _memory(settings: _Settings) -> _Opened:
+    from ._backends.memory import MemoryStore  # noqa: PLC0415
+
     store = MemoryStore(settings.clock)
     return store, store.open_queue(settings.queue_name)
 
 
 def _remote(settings: _Settings) -> _Opened:
+    from ._backends.remote_http import RemoteStore  # noqa: PLC0415
+
     if not settings.server_url:
         raise ConfigurationError(
             "queue_type='remote' needs server_url, e.g. 'http://127.0.0.1:8000'"
@@ -110,13 +123,24 @@ def _remote(settings: _Settings) -> _Opened:
     return store, store.open_queue(settings.queue_name)
 
 
+def _sqs(settings: _Settings) -> _Opened:
+    from ._backends.sqs import SqsOptions, SqsStore  # noqa: PLC0415
+
+    options = SqsOptions(timeout=settings.timeout, ssl_context=settings.ssl_context)
+    store = SqsStore(settings.queue_name, options._replace(**settings.aws))
+    return store, store.open_queue(settings.queue_name)
+
+
 class _Backend(NamedTuple):
-    """One registry entry: how to open the store and queue, its default file (None: none), and
-    whether each file is one queue (the store then names a queue by its file's path)."""
+    """One registry entry: how to open the store and queue, its default file (None: none),
+    whether each file is one queue (the store then names a queue by its file's path), whether
+    it takes the Amazon SQS options, and why it refuses the inspect calls it cannot do."""
 
     open: Callable[[_Settings], _Opened]
     default_file: Optional[str]
     files_are_queues: bool = False
+    aws_options: bool = False
+    unsupported_reason: str = "this kind of queue has no such operation"
 
 
 _BACKENDS: Mapping[str, _Backend] = {
@@ -124,6 +148,13 @@ _BACKENDS: Mapping[str, _Backend] = {
     "sqlite": _Backend(_sqlite, "queue.db"),
     "memory": _Backend(_memory, None),
     "remote": _Backend(_remote, None),
+    "sqs": _Backend(
+        _sqs,
+        None,
+        aws_options=True,
+        unsupported_reason="Amazon SQS has no peek and no lookup, change or removal by message "
+        "id; use receive_messages() and delete_message(receipt_handle)",
+    ),
 }
 
 
@@ -132,7 +163,8 @@ class PyQueue:
 
     ``queue_type`` picks where messages live: ``"local"`` (a JSON file shared safely by threads and
     processes), ``"sqlite"`` (named queues in a SQLite database, for throughput and deep queues),
-    ``"memory"`` (this object only; for tests) or ``"remote"`` (a PyQueue server).
+    ``"memory"`` (this object only; for tests), ``"remote"`` (a PyQueue server) or ``"sqs"``
+    (Amazon SQS or a compatible server; see docs/sqs.md).
     Every method behaves the same in every mode. Delivery is at-least-once: a received message
     that is not deleted within its visibility timeout is delivered again.
 
@@ -142,6 +174,10 @@ class PyQueue:
     ``clock`` (a function returning naive UTC ``datetime``; for tests that control time),
     ``ssl_context`` (remote: the ``ssl.SSLContext`` that checks the server's certificate; default
     ``ssl.create_default_context()``).
+    Amazon SQS only: ``queue_url`` (instead of ``queue_name``), ``region``, ``endpoint_url``,
+    ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, ``profile`` (found
+    as botocore finds them when left out) and ``create_queue`` (create a missing queue instead
+    of raising ``QueueNotFoundError``).
 
     A ``PyQueue`` may be shared between threads, and is a context manager that calls ``close()``.
     """
@@ -246,6 +282,25 @@ class PyQueue:
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None: ...
 
+    @overload
+    def __init__(
+        self,
+        queue_file: None = None,
+        *,
+        queue_type: Literal["sqs"],
+        queue_name: str = "default",
+        timeout: float = 30,
+        queue_url: Optional[str] = None,
+        region: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        aws_access_key_id: Optional[str] = None,
+        aws_secret_access_key: Optional[str] = None,
+        aws_session_token: Optional[str] = None,
+        profile: Optional[str] = None,
+        create_queue: bool = False,
+        ssl_context: Optional[ssl.SSLContext] = None,
+    ) -> None: ...
+
     def __init__(
         self,
         queue_file: Optional[StrPath] = None,
@@ -259,6 +314,14 @@ class PyQueue:
         lock_timeout: float = 10.0,
         clock: Optional[Clock] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
+        queue_url: Optional[str] = None,
+        region: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        aws_access_key_id: Optional[str] = None,
+        aws_secret_access_key: Optional[str] = None,
+        aws_session_token: Optional[str] = None,
+        profile: Optional[str] = None,
+        create_queue: bool = False,
     ) -> None:
         if not isinstance(queue_type, str) or queue_type.lower() not in _BACKENDS:
             raise ConfigurationError(
@@ -270,6 +333,17 @@ class PyQueue:
         self.queue_file: Optional[str] = _queue_file(queue_file, backend.default_file)
         self.server_url = server_url
         self.queue_name = queue_name
+        aws = _aws_options(
+            backend.aws_options,
+            queue_url=queue_url,
+            region=region,
+            endpoint_url=endpoint_url,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            profile=profile,
+            create_queue=check.flag(create_queue, "create_queue") or None,
+        )
         settings = _Settings(
             queue_file=self.queue_file or "",
             server_url=server_url,
@@ -280,7 +354,9 @@ class PyQueue:
             lock_timeout=check.positive_seconds(lock_timeout, "lock_timeout"),
             clock=utc_now if clock is None else clock,
             ssl_context=ssl_context,
+            aws=aws,
         )
+        self._unsupported_reason = backend.unsupported_reason
         self._store, self._queue = backend.open(settings)
         # How the store names this queue: its file where each file is a queue, else its name.
         self._files_are_queues = backend.files_are_queues
@@ -306,7 +382,7 @@ class PyQueue:
     def _inspect(self, operation: str) -> Inspectable:
         """The queue's inspect capability (peek, by-id calls), or a typed refusal."""
         if self._inspectable is None:
-            raise UnsupportedOperationError(operation, self.queue_type)
+            raise UnsupportedOperationError(operation, self.queue_type, self._unsupported_reason)
         return self._inspectable
 
     def __repr__(self) -> str:
@@ -642,6 +718,19 @@ def store_queues(queue: PyQueue) -> Dict[str, PyQueue]:
         name: queue if name == queue._name else queue._sibling(name)
         for name in queue._store.queue_names()
     }
+
+
+def _aws_options(accepted: bool, **given: object) -> Mapping[str, Any]:
+    """The Amazon SQS options given (not None), refused for queue types that take none."""
+    chosen = {name: value for name, value in given.items() if value is not None}
+    for name, value in chosen.items():
+        if name != "create_queue" and not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a string, not {type(value).__name__}")
+    if chosen and not accepted:
+        raise ConfigurationError(
+            f"{', '.join(sorted(chosen))}: only queue_type='sqs' takes these options"
+        )
+    return chosen
 
 
 def _queue_key(value: object) -> object:

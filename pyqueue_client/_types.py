@@ -23,7 +23,7 @@ __all__ = [
 MessageBody = Dict[str, Any]
 
 #: The names accepted by ``PyQueue(queue_type=...)``.
-QueueType = Literal["local", "sqlite", "memory", "remote"]
+QueueType = Literal["local", "sqlite", "memory", "remote", "sqs"]
 
 #: The queue types that keep messages in a file (``queue_file``); handy when the type is chosen
 #: at run time: ``PyQueue(path, queue_type=chosen)`` with ``chosen: FileQueueType``.
@@ -66,6 +66,7 @@ class _QueueInfoExtras(TypedDict, total=False):
     queue_file: str
     file_size: int
     queue_name: str
+    queue_url: str
 
 
 class QueueInfo(_QueueInfoExtras):

@@ -10,6 +10,11 @@ tools=("$@")
 root="${PYENV_ROOT:-$HOME/.pyenv}/versions"
 failed=()
 ran=0
+# moto (the SQS tests' server) needs Python 3.10+: older venvs run it from the dev venv's Python
+if [ -z "${PYQUEUE_MOTO_PYTHON:-}" ] && [ -x .venv/bin/python ] \
+    && .venv/bin/python -c "import moto" 2>/dev/null; then
+    export PYQUEUE_MOTO_PYTHON="$PWD/.venv/bin/python"
+fi
 for minor in "${versions[@]}"; do
     python=$(ls -d "$root/$minor".*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)
     if [ -z "$python" ]; then

@@ -91,6 +91,20 @@ def remote_without_server_url() -> None:
     PyQueue(queue_type="remote", server_url=None)  # type: ignore[call-overload]
 
 
+def sqs_queues() -> None:
+    assert_type(PyQueue(queue_type="sqs", queue_name="jobs", region="eu-west-1"), PyQueue)
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"
+    assert_type(PyQueue(queue_type="sqs", queue_url=url, create_queue=True), PyQueue)
+    assert_type(PyQueue(queue_type="sqs", profile="work", aws_session_token=None), PyQueue)
+
+
+def sqs_options_elsewhere() -> None:
+    PyQueue("queue.json", region="eu-west-1")  # type: ignore[call-overload]
+    PyQueue(queue_type="remote", server_url=SERVER, profile="p")  # type: ignore[call-overload]
+    PyQueue(queue_type="sqs", server_url=SERVER)  # type: ignore[call-overload]
+    PyQueue(queue_type="sqs", durable=False)  # type: ignore[call-overload]
+
+
 def remote_with_local_arguments() -> None:
     PyQueue("queue.json", "remote", SERVER)  # type: ignore[call-overload]
     PyQueue(queue_type="remote", server_url=SERVER, durable=False)  # type: ignore[call-overload]

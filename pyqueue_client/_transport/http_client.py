@@ -379,6 +379,8 @@ class HttpTransport:
         """Send ``call`` and read the whole reply, whatever its status."""
         url = self._base + call.path
         sent = dict(self._headers[call.body is not None])
+        if call.headers:
+            sent.update(call.headers)
         self._auth.sign(call.method, url, sent, call.body)
         request = _RetryableRequest(call, url, sent, self._host)
         _log.debug("%s %s", call.method, url)

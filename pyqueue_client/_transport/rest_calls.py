@@ -157,6 +157,8 @@ class ApiCall(NamedTuple):
     #: Seconds the server may hold the request before it answers (a long-polling receive): the
     #: transport waits this much longer for the answer than for any other.
     hold: float = 0
+    #: Headers of this call's own, over the transport's (a protocol's content type, its action).
+    headers: Tuple[Tuple[str, str], ...] = ()
 
 
 class Reply(NamedTuple):
