@@ -26,6 +26,7 @@ from pyqueue_client import (
     RequestRejectedError,
     UnsupportedOperationError,
     ValidationError,
+    Worker,
 )
 from pyqueue_client._backends import sqs
 from pyqueue_client._backends.sqs import ID_ATTRIBUTE
@@ -609,3 +610,33 @@ def test_odd_values_from_a_server_are_read_safely() -> None:
 )
 def test_the_region_hint_of_a_queue_url(url: str, region: Optional[str]) -> None:
     assert sqs._region_hint(url) == region
+
+
+# -- the worker on Amazon SQS -------------------------------------------------------------------
+
+
+def test_the_worker_handles_retries_and_dead_letters_on_sqs(open_sqs: Opener) -> None:
+    dead = open_sqs()
+    work = open_sqs()
+    work.set_queue_attributes(
+        max_receive_count=2, dead_letter_queue=dead.get_queue_info()["queue_name"]
+    )
+    work.add_messages([{"n": n} for n in range(12)], [f"m{n:02}" for n in range(12)])
+    calls: List[Tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def handle(message: Any) -> None:
+        with lock:
+            calls.append((message["Id"], message["receive_count"]))
+        if message["Id"] == "m03" and message["receive_count"] == 1:
+            raise RuntimeError("fails once, then succeeds")
+        if message["Id"] == "m07":
+            raise RuntimeError("always fails")
+
+    worker = Worker(work, handle, concurrency=3, retry_delay=0, stop_when_empty=True)
+    result = worker.run()
+    assert (result["succeeded"], result["failed"], result["stale"]) == (11, 3, 0)
+    assert sorted(calls) == sorted([(f"m{n:02}", 1) for n in range(12)] + [("m03", 2), ("m07", 2)])
+    assert work.get_queue_info()["message_count"] == 0
+    moved = dead.receive_messages(max_messages=10)
+    assert [m["Id"] for m in moved] == ["m07"]
