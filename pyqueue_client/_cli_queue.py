@@ -25,7 +25,6 @@ import re
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, cast
 from urllib.parse import urlsplit
 
-from . import _facade
 from ._cli_common import UsageError, positive_seconds, queue_name
 from ._facade import PyQueue
 from ._rest import API_PREFIX, QUEUE_NAME_RULE, is_queue_name
@@ -116,10 +115,6 @@ def _server(text: str, rest: str) -> QueueSpec:
 
 
 def _sqs(text: str, rest: str) -> QueueSpec:
-    if "sqs" not in _facade._BACKENDS:
-        raise _bad(
-            f"{text!r}: Amazon SQS queues are not available in this version of pyqueue_client"
-        )
     parts = urlsplit(text)
     name = parts.path.strip("/")
     if not name or "/" in name or parts.query or parts.fragment:

@@ -10,7 +10,6 @@ from typing import Any, Dict, List
 import pytest
 
 from pyqueue_client import PyQueue, cli
-from pyqueue_client import _facade as facade
 from pyqueue_client._cli_queue import QueueSpec, open_queue, parse_queue
 
 
@@ -94,7 +93,6 @@ def test_queue_forms(text: str, settings: Dict[str, Any]) -> None:
         ("http://host/emails?x=1", "without ? or #"),
         ("http://host/emails#x", "without ? or #"),
         ("http://host/em%20ails", "'em%20ails' is not a queue name"),
-        ("sqs://eu-west-1/jobs", "Amazon SQS queues are not available in this version"),
     ],
 )
 def test_queue_errors_name_the_flag(
@@ -110,13 +108,6 @@ def test_queue_errors_name_the_flag(
     assert "secret" not in err or "admin:secret" in text  # only ever the user's own text
 
 
-@pytest.fixture
-def with_sqs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The facade as it is once the Amazon SQS backend has joined its table."""
-    monkeypatch.setitem(facade._BACKENDS, "sqs", facade._BACKENDS["memory"])
-
-
-@pytest.mark.usefixtures("with_sqs")
 @pytest.mark.parametrize(
     ("text", "settings"),
     [
@@ -131,7 +122,6 @@ def test_sqs_queues_become_the_facades_keywords(text: str, settings: Dict[str, A
     assert dict(parse_queue(text).settings) == settings
 
 
-@pytest.mark.usefixtures("with_sqs")
 @pytest.mark.parametrize("text", ["sqs://eu-west-1/", "sqs://eu-west-1/a/b", "sqs://r/q?x=1"])
 def test_sqs_queue_needs_one_name(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=r"is sqs://REGION/QUEUE or sqs:///QUEUE"):

@@ -27,6 +27,7 @@ from pyqueue_client import (
     UnsupportedOperationError,
     ValidationError,
     Worker,
+    cli,
 )
 from pyqueue_client._backends import sqs
 from pyqueue_client._backends.sqs import ID_ATTRIBUTE
@@ -640,3 +641,22 @@ def test_the_worker_handles_retries_and_dead_letters_on_sqs(open_sqs: Opener) ->
     assert work.get_queue_info()["message_count"] == 0
     moved = dead.receive_messages(max_messages=10)
     assert [m["Id"] for m in moved] == ["m07"]
+
+
+def test_the_command_line_reaches_sqs_through_the_environment(
+    open_sqs: Opener,
+    moto: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = open_sqs().get_queue_info()["queue_name"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.credentials.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.credentials.secret_key)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", moto.url)
+    assert (
+        cli.main(["send", '{"task": "a"}', "--id", "c1", "--queue", f"sqs://{REGION}/{name}"]) == 0
+    )
+    assert cli.main(["receive", "--json", "--wait", "1", "--queue", f"sqs://{REGION}/{name}"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    received = json.loads(line)
+    assert (received["Id"], received["message_body"]) == ("c1", {"task": "a"})
