@@ -22,6 +22,7 @@ __all__ = [
     "BATCH_LIMIT",
     "ENDPOINTS",
     "EXTENSIONS",
+    "MESSAGE_NOT_FOUND",
     "METHOD_NOT_ALLOWED",
     "PAGE_SIZE",
     "QUEUE_NAME_RULE",
@@ -51,6 +52,9 @@ QUEUE_NAME_RULE = "1 to 80 letters, digits, '_', '.' or '-' (and not '.' or '..'
 #: "this server lacks the endpoint" from "the message is absent" by these.
 ROUTE_NOT_FOUND = "Not Found"
 METHOD_NOT_ALLOWED = "Method Not Allowed"
+#: The ``detail`` of both servers' 404 for a message, receipt handle or id that does not exist:
+#: the only 404 a client may read as "absent" (any other means a wrong ``server_url``).
+MESSAGE_NOT_FOUND = "Message not found"
 
 #: A query parameter's value before encoding (booleans travel as ``true``/``false``).
 QueryValue = Union[str, int, bool]

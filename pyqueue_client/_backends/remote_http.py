@@ -1,5 +1,10 @@
 """The remote backend: a queue on a PyQueue server, over the REST protocol of PROTOCOL.md.
 
+A 404 means "no such message" only when the server says so (``Message not found``): a 404 for a
+route that does not exist (a wrong ``server_url`` path, or not a PyQueue server) raises
+``RemoteError``, so a consumer never takes a wrong URL for an empty queue. A ``server_url`` that
+ends in the API prefix (``/api/v1``) is taken as the server's root.
+
 Each method is one or more requests, built and read by ``_transport.rest_calls`` (imported as
 ``wire``) and sent by ``_transport.http_client`` (keep-alive, proxies from the environment, verified
 TLS, safe retries) with the API key added by ``_transport.auth``. It drives both the existing
@@ -49,7 +54,6 @@ import warnings
 from typing import (
     Any,
     Callable,
-    Collection,
     Iterator,
     List,
     Mapping,
@@ -62,7 +66,7 @@ from typing import (
 
 from .. import _validation as check
 from .._errors import ConfigurationError, UnsupportedOperationError
-from .._rest import BATCH_LIMIT, PAGE_SIZE, QUEUE_NAME_RULE, is_queue_name
+from .._rest import API_PREFIX, BATCH_LIMIT, PAGE_SIZE, QUEUE_NAME_RULE, is_queue_name
 from .._semantics import Delivery, NewMessage, QueueState, Record, for_each_handle
 from .._times import utc_now
 from .._transport import rest_calls as wire
@@ -133,7 +137,8 @@ class RemoteStore:
         timeout: float,
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
-        self._transport = HttpTransport(server_url, ApiKeyAuth(api_key), timeout, ssl_context)
+        root = _server_root(server_url)
+        self._transport = HttpTransport(root, ApiKeyAuth(api_key), timeout, ssl_context)
         self._endpoints = _Endpoints()
 
     def open_queue(self, name: str) -> RemoteQueue:
@@ -187,10 +192,21 @@ class RemoteQueue:
         self._sleep: Callable[[float], None] = time.sleep
         self._monotonic: Callable[[], float] = time.monotonic
 
-    def _send(self, call: wire.ApiCall, allowed: Collection[int] = ()) -> wire.Reply:
-        """The reply to ``call``; statuses other than 2xx and ``allowed`` raise."""
+    def _send(self, call: wire.ApiCall) -> wire.Reply:
+        """The reply to ``call``; statuses other than 2xx raise."""
         reply = self._transport.send(call)
-        wire.raise_for_status(reply, allowed)
+        wire.raise_for_status(reply)
+        return reply
+
+    def _send_by_id(self, call: wire.ApiCall, key: str) -> Optional[wire.Reply]:
+        """The reply to a call naming a message by ``key`` (its id or receipt handle); None when
+        the server says that message does not exist. Any other 404 (no such route: a wrong
+        ``server_url``) raises, except for a key with a ``/``, which the existing server decodes
+        before routing and so cannot reach."""
+        reply = self._transport.send(call)
+        if wire.is_missing_message(reply) or ("/" in key and wire.is_missing_route(reply)):
+            return None
+        wire.raise_for_status(reply)
         return reply
 
     def _extension(self, endpoint: str, call: wire.ApiCall) -> Optional[wire.Reply]:
@@ -258,8 +274,8 @@ class RemoteQueue:
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None (404)."""
-        reply = self._send(wire.get_call(self._queue, item_id), allowed=(404,))
-        return None if reply.status == 404 else wire.decode(reply, wire.stored_message)
+        reply = self._send_by_id(wire.get_call(self._queue, item_id), item_id)
+        return None if reply is None else wire.decode(reply, wire.stored_message)
 
     def check_existence(self, item_ids: Sequence[str]) -> List[str]:
         """The given ids that exist, in the given order (the server may reorder or repeat)."""
@@ -337,8 +353,7 @@ class RemoteQueue:
                 return _result(receipt_handles, outcomes)
 
         def delete_one(handle: str) -> bool:
-            reply = self._send(wire.delete_call(self._queue, handle), allowed=(404,))
-            return reply.status != 404
+            return self._send_by_id(wire.delete_call(self._queue, handle), handle) is not None
 
         return for_each_handle(receipt_handles, delete_one)
 
@@ -385,13 +400,11 @@ class RemoteQueue:
 
     def remove_message(self, item_id: str) -> bool:
         """Delete by id; False when absent (404)."""
-        reply = self._send(wire.remove_call(self._queue, item_id), allowed=(404,))
-        return reply.status != 404
+        return self._send_by_id(wire.remove_call(self._queue, item_id), item_id) is not None
 
     def update_message(self, item_id: str, body: MessageBody) -> bool:
         """Replace the body; False when absent (404). The server keeps the tracking fields."""
-        reply = self._send(wire.update_call(self._queue, item_id, body), allowed=(404,))
-        return reply.status != 404
+        return self._send_by_id(wire.update_call(self._queue, item_id, body), item_id) is not None
 
     def clear_queue(self) -> None:
         """Remove every message."""
@@ -504,6 +517,16 @@ def _result(
         else:
             failed.append({"ReceiptHandle": handle, "reason": reason})
     return {"Successful": successful, "Failed": failed}
+
+
+def _server_root(server_url: str) -> str:
+    """``server_url`` without a trailing API prefix: every path of the protocol starts with it,
+    so a URL copied from a request (``http://host:8000/api/v1``) would otherwise double it."""
+    if isinstance(server_url, str):
+        trimmed = server_url.strip().rstrip("/")
+        if trimmed.endswith(API_PREFIX):
+            return trimmed[: -len(API_PREFIX)]
+    return server_url
 
 
 def _checked_queue_name(name: str) -> str:

@@ -37,6 +37,7 @@ import threading
 import time
 import urllib.request
 import warnings
+import weakref
 from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -53,6 +54,10 @@ _log = logging.getLogger(__name__)
 POOL_SIZE = 10
 #: The connection was closed under us; ``http.client.RemoteDisconnected`` is a reset.
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+#: What OpenSSL says when a TLS handshake gets a plain HTTP answer (it varies by version).
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
 
 if sys.platform == "win32":
 
@@ -359,6 +364,9 @@ class HttpTransport:
                 stacklevel=5,  # the code that built the PyQueue
             )
         self._pool = ConnectionPool(ssl_context, pool_size)
+        # A queue never closed must not leave open sockets to the garbage collector (each one
+        # a ResourceWarning): its connections close when it is collected or the program exits.
+        weakref.finalize(self, self._pool.close)
         # made once: each request starts from a copy of one of these two
         self._headers = {has_body: base_headers(has_body) for has_body in (False, True)}
         self._opener = urllib.request.OpenerDirector()
@@ -390,7 +398,7 @@ class HttpTransport:
             with response:
                 body = response.read()
         except (OSError, http.client.HTTPException) as exc:
-            message = _failure_message(call.method, url, exc, timeout)
+            message = _failure_message(call.method, url, exc, timeout, self._base)
             raise RemoteError(message, url) from exc
         status = response.code or 0
         elapsed = (time.perf_counter() - started) * 1000
@@ -425,13 +433,21 @@ def _base_url(server_url: object) -> Tuple[str, str, str]:
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}", scheme, parts.hostname
 
 
-def _failure_message(method: str, url: str, exc: BaseException, timeout: float) -> str:
-    """What went wrong when no reply came, and what to check."""
+def _failure_message(
+    method: str, url: str, exc: BaseException, timeout: float, base_url: str
+) -> str:
+    """What went wrong when no reply came, and what to check (``base_url``: the server URL)."""
     if isinstance(exc, socket.timeout):
         return f"no answer from the PyQueue server within {timeout:g} s ({method} {url})"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (
             f"cannot verify the TLS certificate of {url} ({exc.verify_message}); if the server "
             "uses a private certificate authority, pass ssl_context= trusting it"
+        )
+    if isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _NOT_TLS:
+        plain = "http://" + base_url[len("https://") :]
+        return (
+            f"the server at {base_url} does not speak TLS ({exc.reason} for {method} {url}): "
+            f"if it speaks plain HTTP, use server_url={plain!r}"
         )
     return f"cannot reach the PyQueue server ({method} {url}): {exc}"

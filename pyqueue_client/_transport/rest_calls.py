@@ -12,8 +12,10 @@ fields differently; :data:`WIRE_KEYS` is the one table that maps their names to 
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from datetime import datetime, timedelta
 from typing import (
     Any,
@@ -36,7 +38,14 @@ from .._errors import (
     RemoteError,
     RequestRejectedError,
 )
-from .._rest import ENDPOINTS, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND, QueryValue
+from .._rest import (
+    API_PREFIX,
+    ENDPOINTS,
+    MESSAGE_NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    ROUTE_NOT_FOUND,
+    QueryValue,
+)
 from .._semantics import Counts, Delivery, Record, record_from
 from .._times import canonical_time, format_time, parse_time
 from .._types import (
@@ -74,6 +83,7 @@ __all__ = [
     "info_call",
     "info_counts",
     "is_healthy",
+    "is_missing_message",
     "is_missing_route",
     "list_queues_call",
     "message_id",
@@ -102,6 +112,14 @@ __all__ = [
 USER_AGENT = "pyqueue-client (Python urllib)"
 #: How much of a server's error text an exception keeps.
 _DETAIL_LIMIT = 500
+#: What a web page (rather than a PyQueue server's JSON) looks like, and where its title is.
+_HTML_START = re.compile(rb"\s*<(!doctype\s+html|html|head|body|title)\b", re.IGNORECASE)
+_HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+#: What an error says when the answer was not a PyQueue server's.
+_WRONG_SERVER_HINT = (
+    "Is server_url a PyQueue server, given as its root URL (e.g. 'http://127.0.0.1:8000'; "
+    f"the API lives below it, at {API_PREFIX})?"
+)
 
 _T = TypeVar("_T")
 _JsonObject = Dict[str, Any]
@@ -365,12 +383,24 @@ def is_missing_route(reply: Reply) -> bool:
     path it serves under other methods only (a missing message's 404 says something else)."""
     if reply.status not in (404, 405):
         return False
+    expected = ROUTE_NOT_FOUND if reply.status == 404 else METHOD_NOT_ALLOWED
+    return bool(_json_detail(reply.body) == expected)
+
+
+def is_missing_message(reply: Reply) -> bool:
+    """Whether a reply is the servers' 404 for a message, id or receipt handle that does not
+    exist. Any other 404 (an unknown route: a wrong ``server_url``, or not a PyQueue server) is
+    not: reading it as "absent" would hide the mistake, a consumer redelivering forever."""
+    return reply.status == 404 and bool(_json_detail(reply.body) == MESSAGE_NOT_FOUND)
+
+
+def _json_detail(body: bytes) -> Any:
+    """The ``detail`` of a JSON object body; None for anything else."""
     try:
-        parsed = json.loads(reply.body)
+        parsed = json.loads(body)
     except ValueError:
-        return False
-    detail = parsed.get("detail") if isinstance(parsed, dict) else None
-    return detail == (ROUTE_NOT_FOUND if reply.status == 404 else METHOD_NOT_ALLOWED)
+        return None
+    return parsed.get("detail") if isinstance(parsed, dict) else None
 
 
 def error_for(reply: Reply) -> RemoteError:
@@ -388,10 +418,13 @@ def error_for(reply: Reply) -> RemoteError:
     if status in (400, 413, 422):
         message = f"the server rejected {where} ({status}): {detail}"
         return RequestRejectedError(message, reply.url, status, detail)
-    if status == 404:
-        message = f"the server has no {where} (404): {detail}. Is server_url a PyQueue server?"
+    if status in (404, 405):
+        message = f"the server has no route for {where} ({status}): {detail}. {_WRONG_SERVER_HINT}"
         return RemoteError(message, reply.url, status, detail)
-    return RemoteError(f"the server failed {where} ({status}): {detail}", reply.url, status, detail)
+    message = f"the server failed {where} ({status}): {detail}"
+    if _is_web_page(reply.body):
+        message += f". {_WRONG_SERVER_HINT}"
+    return RemoteError(message, reply.url, status, detail)
 
 
 def _detail(body: bytes) -> str:
@@ -399,7 +432,7 @@ def _detail(body: bytes) -> str:
     try:
         parsed = json.loads(body)
     except ValueError:
-        return _snippet(body)
+        return _page_summary(body) if _is_web_page(body) else _snippet(body)
     detail = parsed.get("detail", parsed) if isinstance(parsed, dict) else parsed
     if isinstance(detail, str):
         return detail[:_DETAIL_LIMIT]
@@ -432,6 +465,20 @@ def _missing_key(body: bytes) -> bool:
     )
 
 
+def _is_web_page(body: bytes) -> bool:
+    """Whether a body is an HTML page (a web server's or a proxy's, not a PyQueue server's)."""
+    return _HTML_START.match(body[:1024]) is not None
+
+
+def _page_summary(body: bytes) -> str:
+    """An HTML page in a few words: its title, never the whole page."""
+    found = _HTML_TITLE.search(body)
+    title = found and " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())
+    if not title:
+        return f"an HTML page of {len(body)} bytes"
+    return f"an HTML page titled {title[:120]!r}"
+
+
 def _snippet(body: bytes) -> str:
     return body.decode("utf-8", "replace").strip()[:_DETAIL_LIMIT]
 
@@ -441,6 +488,15 @@ def _snippet(body: bytes) -> str:
 
 def decode(reply: Reply, read: Callable[[Any], _T]) -> _T:
     """Parse a reply's JSON with ``read``; a body of the wrong shape raises ``RemoteError``."""
+    if _is_web_page(reply.body):
+        summary = _page_summary(reply.body)
+        raise RemoteError(
+            f"the server answered {reply.method} {reply.url} ({reply.status}) with {summary}, "
+            f"not JSON. {_WRONG_SERVER_HINT}",
+            reply.url,
+            reply.status,
+            summary,
+        )
     try:
         return read(json.loads(reply.body))
     except (ValueError, TypeError, KeyError) as exc:

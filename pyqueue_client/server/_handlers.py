@@ -18,6 +18,7 @@ from .._rest import (
     API_KEY_HEADER,
     BATCH_LIMIT,
     ENDPOINTS,
+    MESSAGE_NOT_FOUND,
     PAGE_SIZE,
     QUEUE_NAME_RULE,
     choose_message_id,
@@ -51,7 +52,6 @@ MAX_CONSUMER_ID = 256
 #: a graceful stop never waits for a whole long poll (a new message still wakes it at once).
 HOLD_SLICE = 1.0
 
-_NOT_FOUND = "Message not found"
 #: Attribute changes are read, checked against the queue's attributes and written under this
 #: lock, so two changes at once cannot together break a rule that each one kept (a receive
 #: count limit left without its dead-letter queue).
@@ -241,7 +241,7 @@ def get_message(call: Context) -> JsonObject:
     item_id = call.params["id"]
     message = call.inspect().get_message(item_id)
     if message is None:
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return shapes.peeked(message, call.now())
 
 
@@ -307,7 +307,7 @@ def update_message(call: Context) -> JsonObject:
     body = check.body(_message_body(json_body(call.body, call.content_type)), "message_body")
     item_id = call.params["id"]
     if not call.inspect().update_message(item_id, body):
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return {"status": "success", "message": "Message updated"}
 
 
@@ -316,7 +316,7 @@ def delete_message(call: Context) -> JsonObject:
     handle = call.params["handle"]
     result = call.open().delete_messages([handle])
     if not result["Successful"]:
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return {"status": "success", "message": "Message deleted"}
 
 
@@ -344,7 +344,7 @@ def remove_message(call: Context) -> JsonObject:
     """``DELETE /queues/{q}/messages/by-id/{id}``: delete by id; 404 if absent."""
     item_id = call.params["id"]
     if not call.inspect().remove_message(item_id):
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return {"status": "success", "message": "Message deleted"}
 
 
