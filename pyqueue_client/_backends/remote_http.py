@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import ssl
 import threading
 import time
@@ -54,6 +55,7 @@ import warnings
 from typing import (
     Any,
     Callable,
+    FrozenSet,
     Iterator,
     List,
     Mapping,
@@ -66,7 +68,15 @@ from typing import (
 
 from .. import _validation as check
 from .._errors import ConfigurationError, UnsupportedOperationError
-from .._rest import API_PREFIX, BATCH_LIMIT, PAGE_SIZE, QUEUE_NAME_RULE, is_queue_name
+from .._rest import (
+    API_PREFIX,
+    BATCH_LIMIT,
+    FEATURE_ATTEMPT_ID,
+    FEATURE_DELETE_AFTER_RECEIVE,
+    PAGE_SIZE,
+    QUEUE_NAME_RULE,
+    is_queue_name,
+)
 from .._semantics import Delivery, NewMessage, QueueState, Record, for_each_handle
 from .._times import utc_now
 from .._transport import rest_calls as wire
@@ -102,14 +112,27 @@ _DEFAULT_VISIBILITY = int(DEFAULT_ATTRIBUTES["visibility_timeout"])
 
 
 class _Endpoints:
-    """Which of ``pyqueue serve``'s own endpoints this server lacks, learned once each.
+    """Which of ``pyqueue serve``'s own endpoints this server lacks, learned once each, and
+    which features (``_rest.FEATURES``) its health answer lists, asked once.
 
-    Shared by every queue of a store; a set guarded by a lock, since queues serve many threads.
+    Shared by every queue of a store; guarded by a lock, since queues serve many threads.
     """
 
     def __init__(self) -> None:
         self._missing: Set[str] = set()
+        self._features: Optional[FrozenSet[str]] = None
         self._lock = threading.Lock()
+
+    def features(self, transport: HttpTransport) -> FrozenSet[str]:
+        """The features the server lists in ``GET /health`` (none where it lists none)."""
+        with self._lock:
+            known = self._features
+        if known is None:
+            reply = transport.send(wire.server_health_call())
+            known = wire.decode(reply, wire.features) if reply.status == 200 else frozenset()
+            with self._lock:
+                self._features = known
+        return known
 
     def missing(self, endpoint: str) -> bool:
         """Whether the server is known to lack ``endpoint``."""
@@ -299,8 +322,37 @@ class RemoteQueue:
     ) -> List[Delivery]:
         """Receive, waiting up to ``wait_seconds`` for a message (None: the queue's wait).
 
-        A receive is never retried (a second one would hide more messages), but an empty answer
-        before the wait is over is: the server did not hold the request.
+        ``delete_after_receive`` is the server's only where it says it does it right (its
+        health lists the feature): elsewhere (the existing server deletes undelivered messages
+        too) this receives, then deletes what was delivered.
+        """
+        if delete_after_receive and FEATURE_DELETE_AFTER_RECEIVE not in self._features():
+            deliveries = self._receive(
+                max_messages, visibility_timeout, False, only_new, wait_seconds
+            )
+            self.delete_messages([delivery.message["ReceiptHandle"] for delivery in deliveries])
+            return [delivery._replace(invisible_until=None) for delivery in deliveries]
+        return self._receive(
+            max_messages, visibility_timeout, delete_after_receive, only_new, wait_seconds
+        )
+
+    def _features(self) -> FrozenSet[str]:
+        return self._endpoints.features(self._transport)
+
+    def _receive(
+        self,
+        max_messages: int,
+        visibility_timeout: Optional[float],
+        delete_after_receive: bool,
+        only_new: bool,
+        wait_seconds: Optional[float],
+    ) -> List[Delivery]:
+        """Receive requests until a message comes or the wait is over.
+
+        An empty answer before the wait is over is asked again: the server did not hold the
+        request. Each request carries its own attempt id, and one that provably got no answer
+        is sent once more (the transport's choice) unless it deletes what it receives on a
+        server that does not answer a repeat as it answered the first.
         """
         seconds = None if visibility_timeout is None else wire.whole_seconds(visibility_timeout)
         if not wait_seconds:  # no wait, or the queue's: one request
@@ -328,6 +380,9 @@ class RemoteQueue:
         only_new: bool,
         wait_seconds: Optional[float],
     ) -> List[Delivery]:
+        # At-least-once, a repeat at worst hides messages for one timeout; at-most-once, only a
+        # server that answers a repeated attempt id with the first answer makes it harmless.
+        repeatable = not delete_after_receive or FEATURE_ATTEMPT_ID in self._features()
         call = wire.receive_call(
             self._queue,
             max_messages,
@@ -336,6 +391,8 @@ class RemoteQueue:
             only_new,
             wait_seconds,
             check.MAX_WAIT,
+            attempt_id=secrets.token_hex(16),
+            retry_unanswered=repeatable,
         )
         reply = self._send(call)
         shown = _DEFAULT_VISIBILITY if visibility_seconds is None else visibility_seconds

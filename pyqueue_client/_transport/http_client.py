@@ -14,8 +14,10 @@ requests over pooled ``http.client`` connections instead:
   connection has nothing to read otherwise): it is discarded before use, so a dropped idle
   connection is reopened transparently, whatever the request.
 - A request that fails because its connection dropped is retried once, on a new connection, only
-  when that is safe: it was not sent whole, or it is idempotent. Timeouts are not retried; the
-  caller's ``timeout`` bounds connecting and every read.
+  when that is safe: it was not sent whole, or it is idempotent, or it says a repeat is harmless
+  when it provably got no answer (``ApiCall.retry_unanswered``) and its reused connection closed
+  before any answer came (a server closing an idle connection as the request went out).
+  Timeouts are not retried; the caller's ``timeout`` bounds connecting and every read.
 
 Credentials come from an :class:`~.auth.Authenticator`, called for each request with its method,
 URL, headers and body: the API key today, a request signature for other servers later.
@@ -91,6 +93,7 @@ class _RetryableRequest(urllib.request.Request):
             url, data=call.body, headers=headers, origin_req_host=host, method=call.method
         )
         self.idempotent = call.idempotent
+        self.retry_unanswered = call.retry_unanswered
 
 
 class _Answer:
@@ -120,16 +123,26 @@ class _Answer:
 
 
 class _Failure(Exception):
-    """An exchange failed; ``sent`` says whether the request may have reached the server."""
+    """An exchange failed; ``sent`` says whether the request may have reached the server,
+    ``answered`` whether any of its answer came back."""
 
-    def __init__(self, cause: Exception, sent: bool) -> None:
+    def __init__(self, cause: Exception, sent: bool, answered: bool = False) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.sent = sent
+        self.answered = answered
 
-    def may_retry(self, idempotent: bool) -> bool:
-        """Whether one more attempt on a new connection is safe and may help."""
-        return isinstance(self.cause, _DROPPED) and (idempotent or not self.sent)
+    def may_retry(self, idempotent: bool, unanswered_ok: bool, reused: bool) -> bool:
+        """Whether one more attempt on a new connection is safe and may help.
+
+        ``unanswered_ok``: the request may be repeated when a reused connection was closed
+        before any answer came, which is what a server closing an idle connection just as the
+        request went out looks like.
+        """
+        if not isinstance(self.cause, _DROPPED):
+            return False
+        unanswered = unanswered_ok and reused and not self.answered
+        return idempotent or not self.sent or unanswered
 
 
 class _OneWrite(http.client.HTTPConnection):
@@ -266,10 +279,12 @@ class KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         headers, tunnel_headers = _split_headers(req, tunnel)
         # Requests from elsewhere than HttpTransport are never retried after being sent.
         idempotent = isinstance(req, _RetryableRequest) and req.idempotent
+        unanswered_ok = isinstance(req, _RetryableRequest) and req.retry_unanswered
         retrying = False
         while True:
             # A retry always gets a new connection: the other idle ones may be as stale.
             connection = None if retrying else self._pool.checkout(target)
+            reused = connection is not None
             if connection is None:
                 connection = self._pool.connect(target, req.timeout)
                 if tunnel:
@@ -278,7 +293,7 @@ class KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 response = _exchange(connection, req, headers)
             except _Failure as failure:
                 connection.close()
-                if retrying or not failure.may_retry(idempotent):
+                if retrying or not failure.may_retry(idempotent, unanswered_ok, reused):
                     raise failure.cause from None
                 _log.debug(
                     "connection dropped (%s); retrying %s %s on a new connection",
@@ -325,9 +340,12 @@ def _exchange(
         raise _Failure(exc, sent=False) from exc
     try:
         response = connection.getresponse()
-        body = response.read()
     except (OSError, http.client.HTTPException) as exc:
         raise _Failure(exc, sent=True) from exc
+    try:
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Failure(exc, sent=True, answered=True) from exc
     return _Answer(response.status, response.msg, body)
 
 

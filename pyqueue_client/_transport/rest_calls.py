@@ -22,6 +22,7 @@ from typing import (
     Callable,
     Collection,
     Dict,
+    FrozenSet,
     List,
     Mapping,
     NamedTuple,
@@ -43,6 +44,7 @@ from .._rest import (
     ENDPOINTS,
     MESSAGE_NOT_FOUND,
     METHOD_NOT_ALLOWED,
+    RECEIVE_ATTEMPT_PARAM,
     ROUTE_NOT_FOUND,
     QueryValue,
 )
@@ -77,6 +79,7 @@ __all__ = [
     "delivery",
     "error_for",
     "existing_ids",
+    "features",
     "get_attributes_call",
     "get_call",
     "handle_outcomes",
@@ -174,6 +177,10 @@ class ApiCall(NamedTuple):
     #: Seconds the server may hold the request before it answers (a long-polling receive): the
     #: transport waits this much longer for the answer than for any other.
     hold: float = 0
+    #: True when sending it again is harmless if it provably got no answer (its reused
+    #: connection closed before a byte of answer came): a receive that a repeat cannot make
+    #: lose a message.
+    retry_unanswered: bool = False
 
 
 class Reply(NamedTuple):
@@ -275,12 +282,16 @@ def receive_call(
     only_new: bool,
     wait_seconds: Optional[float] = None,
     longest_wait: float = 0,
+    attempt_id: Optional[str] = None,
+    retry_unanswered: bool = False,
 ) -> ApiCall:
-    """Receive messages. Never repeated: a second receive would hide more messages.
+    """Receive messages. Not idempotent: a second receive would hide more messages.
 
     ``visibility_seconds`` and ``wait_seconds`` are left out when None, so that the queue's
     attributes apply (on ``pyqueue serve``). A server that holds the request may take up to
-    ``wait_seconds`` (``longest_wait`` when that is None) to answer.
+    ``wait_seconds`` (``longest_wait`` when that is None) to answer. ``attempt_id`` lets a
+    server that knows it answer a repeat as it answered the first; ``retry_unanswered`` allows
+    a repeat when the request provably got no answer (see :attr:`ApiCall.retry_unanswered`).
     """
     query: Dict[str, QueryValue] = {"max_messages": max_messages}
     if visibility_seconds is not None:
@@ -291,7 +302,10 @@ def receive_call(
     if wait_seconds is not None:
         query["wait_time_seconds"] = seconds_text(wait_seconds)
         hold = wait_seconds
-    return _call("receive", idempotent=False, query=query, queue=queue, hold=hold)
+    if attempt_id is not None:
+        query[RECEIVE_ATTEMPT_PARAM] = attempt_id
+    call = _call("receive", idempotent=False, query=query, queue=queue, hold=hold)
+    return call._replace(retry_unanswered=retry_unanswered)
 
 
 def delete_call(queue: str, receipt_handle: str) -> ApiCall:
@@ -757,6 +771,14 @@ def queue_names(obj: Any) -> List[str]:
     if not isinstance(entries, list):
         raise ValueError(f"'queues' should be a list, not {_shown(entries)}")
     return [_text(_object(entry, "a queue"), "queue_name") for entry in entries]
+
+
+def features(obj: Any) -> FrozenSet[str]:
+    """The features a health reply lists (``_rest.FEATURES``); none when it lists none."""
+    listed = obj.get("features") if isinstance(obj, dict) else None
+    if not isinstance(listed, list):
+        return frozenset()
+    return frozenset(item for item in listed if isinstance(item, str))
 
 
 def is_healthy(obj: Any) -> bool:
