@@ -310,6 +310,13 @@ _COMMANDS: Dict[str, _Command] = {
         _serve,
         on_queue_file=False,
     ),
+    # Imported when run (as the server is): _cli_keys holds the whole command.
+    "keys": _Command(
+        "create, list and revoke the API keys of pyqueue serve (its data folder's api_keys.json)",
+        lambda parser: __import__("_cli_keys", globals(), None, ["*"], 1).arguments(parser),
+        lambda args: __import__("_cli_keys", globals(), None, ["*"], 1).run(args),
+        on_queue_file=False,
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from ._auth import KeyRing
 from ._config import ServerConfig, checked
 from ._cors import Cors
 from ._http_server import HttpServer
+from ._keys import load_or_create
 from ._store import open_store
 
 __all__ = ["QueueServer", "serve"]
@@ -134,7 +135,7 @@ def _key_ring(config: ServerConfig) -> Tuple[KeyRing, Optional[str]]:
         return KeyRing([], open_access=True), None
     if config.api_keys_file:
         return KeyRing.from_file(config.api_keys_file), None
-    return KeyRing.generated()
+    return load_or_create(config.data_dir)
 
 
 def _tls_context(config: ServerConfig) -> Optional[ssl.SSLContext]:
