@@ -50,7 +50,7 @@ from ._types import (
 
 __all__ = ["QUEUE_FILE_PATH", "PyQueue", "copy_queue"]
 
-_log = logging.getLogger("pyqueue_client.queue")
+_log = logging.getLogger(f"{__package__}.queue")
 _Queue = TypeVar("_Queue", bound="PyQueue")
 
 _ENV_QUEUE_FILE = "QUEUE_FILE_PATH"

@@ -35,7 +35,7 @@ from ._routes import PUBLIC, match
 
 __all__ = ["App", "loggable_path"]
 
-_log = logging.getLogger("pyqueue_client.server")
+_log = logging.getLogger(__package__)
 
 #: The caller of public routes: no permissions at all.
 _ANONYMOUS = ApiKey("anonymous", {})

@@ -23,7 +23,7 @@ from ._store import open_store
 
 __all__ = ["QueueServer", "serve"]
 
-_log = logging.getLogger("pyqueue_client.server")
+_log = logging.getLogger(__package__)
 
 #: How often the accept loop and ``serve`` check for a stop request (a stop waits this long).
 _POLL_SECONDS = 0.05
@@ -214,7 +214,7 @@ def _announce(server: QueueServer, out: TextIO) -> None:
 
 def _log_to_stderr(level: str) -> Callable[[], None]:
     """Send the server's log to stderr at ``level``; returns what undoes it."""
-    logger = logging.getLogger("pyqueue_client.server")
+    logger = logging.getLogger(__package__)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     previous = logger.level
