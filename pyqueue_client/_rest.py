@@ -144,6 +144,7 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "root": Endpoint("GET", "/"),
     "health": Endpoint("GET", "/health"),
     "api_health": Endpoint("GET", API_PREFIX + "/health"),
+    "openapi": Endpoint("GET", "/openapi.json"),
     "list_queues": Endpoint("GET", API_PREFIX + "/queues"),
     "auth_me": Endpoint("GET", API_PREFIX + "/auth/me"),
     "auth_permissions": Endpoint("GET", API_PREFIX + "/auth/permissions/{queue}"),
