@@ -71,5 +71,5 @@ def test_the_receive_options_are_the_handlers(spec: Dict[str, Any]) -> None:
 
 
 def test_the_tables_name_only_real_endpoints() -> None:
-    assert set(openapi._QUERY) <= set(ENDPOINTS)
-    assert set(openapi._BODIES) <= set(ENDPOINTS)
+    assert set(openapi.QUERY_PARAMETERS) <= set(ENDPOINTS)
+    assert set(openapi.BODIES) <= set(ENDPOINTS)

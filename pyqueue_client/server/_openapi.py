@@ -18,7 +18,7 @@ from .._rest import API_KEY_HEADER, PAGE_SIZE, RECEIVE_ATTEMPT_PARAM
 if TYPE_CHECKING:
     from ._routes import Route
 
-__all__ = ["document"]
+__all__ = ["BODIES", "QUERY_PARAMETERS", "document"]
 
 _JsonObject = Dict[str, Any]
 _OPENAPI_VERSION = "3.1.0"
@@ -32,7 +32,7 @@ _OBJECT = {"type": "object"}
 _TEXTS = {"type": "array", "items": _TEXT}
 
 #: The query parameters each endpoint reads, by endpoint name: (name, schema, description).
-_QUERY: Mapping[str, Tuple[Tuple[str, Mapping[str, Any], str], ...]] = {
+QUERY_PARAMETERS: Mapping[str, Tuple[Tuple[str, Mapping[str, Any], str], ...]] = {
     "peek": (
         ("limit", {**_INTEGER, "minimum": 1, "maximum": PAGE_SIZE}, "messages in the page (10)"),
         ("offset", {**_INTEGER, "minimum": 0}, "position of the first message (0)"),
@@ -62,7 +62,7 @@ _HANDLES: _JsonObject = {
 }
 
 #: The JSON body each endpoint reads, by endpoint name: (schema, required).
-_BODIES: Mapping[str, Tuple[Mapping[str, Any], bool]] = {
+BODIES: Mapping[str, Tuple[Mapping[str, Any], bool]] = {
     "add": (
         {**_MESSAGE, "properties": {**_MESSAGE["properties"], "delay_seconds": _NUMBER}},
         True,
@@ -150,8 +150,8 @@ def _operation(name: str, route: Route, public: str, any_key: str) -> _JsonObjec
     parameters = _path_parameters(route) + _query_parameters(name)
     if parameters:
         operation["parameters"] = parameters
-    if name in _BODIES:
-        schema, required = _BODIES[name]
+    if name in BODIES:
+        schema, required = BODIES[name]
         operation["requestBody"] = {
             "required": required,
             "content": {"application/json": {"schema": dict(schema)}},
@@ -185,7 +185,7 @@ def _path_parameters(route: Route) -> List[_JsonObject]:
 def _query_parameters(name: str) -> List[_JsonObject]:
     return [
         {"name": key, "in": "query", "required": False, "schema": dict(schema), "description": text}
-        for key, schema, text in _QUERY.get(name, ())
+        for key, schema, text in QUERY_PARAMETERS.get(name, ())
     ]
 
 
