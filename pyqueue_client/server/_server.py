@@ -13,12 +13,12 @@ from typing import Any, Callable, Dict, Optional, TextIO, Tuple, Type
 
 from .._errors import ConfigurationError
 from .._times import utc_now
+from . import _keys
 from ._app import App
 from ._auth import KeyRing
 from ._config import ServerConfig, checked
 from ._cors import Cors
 from ._http_server import HttpServer
-from ._keys import load_or_create
 from ._store import open_store
 
 __all__ = ["QueueServer", "serve"]
@@ -135,7 +135,7 @@ def _key_ring(config: ServerConfig) -> Tuple[KeyRing, Optional[str]]:
         return KeyRing([], open_access=True), None
     if config.api_keys_file:
         return KeyRing.from_file(config.api_keys_file), None
-    return load_or_create(config.data_dir)
+    return _keys.load_or_create(config.data_dir)
 
 
 def _tls_context(config: ServerConfig) -> Optional[ssl.SSLContext]:
