@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
@@ -24,6 +26,7 @@ import pytest
 
 from pyqueue_client import PyQueue, RemoteError
 from pyqueue_client._rest import RECEIVE_ATTEMPT_PARAM
+from pyqueue_client._transport import rest_calls as wire
 from pyqueue_client.server import QueueServer, _attempts
 from pyqueue_client.server._attempts import Attempts
 
@@ -317,3 +320,38 @@ def test_polling_at_the_servers_idle_timeout_loses_nothing_and_fails_never(tmp_p
             time.sleep(interval)
         assert sorted(seen) == list(range(polls))
         assert queue.get_queue_info()["message_count"] == 0
+
+
+# -- the receive's options in a JSON body ----------------------------------------------------------
+
+
+def test_receive_options_come_from_a_json_body_too(server: QueueServer) -> None:
+    with PlainClient(server.url, key=ADMIN_KEY) as client, _remote(server.url) as queue:
+        queue.add_messages([{"n": n} for n in range(3)])
+        body = {
+            "max_messages": 2,
+            "visibility_timeout": 0.5,
+            "consumer_id": "w-1",
+            "only_new": None,
+        }
+        answer = client.call("POST", RECEIVE, body)
+        assert answer.status == 200, answer.json
+        assert answer.json["count"] == 2
+        [hidden] = [m for m in queue.get_messages() if m["invisible_until"]][:1]
+        assert hidden["receive_count"] == 1
+        refused = client.call("POST", RECEIVE, {"max_messages": [2]})
+        assert refused.status == 422
+        assert "max_messages must be a boolean, a number or a string" in refused.json["detail"]
+        unknown = client.call("POST", RECEIVE, {"maxMessages": 2})
+        assert unknown.status == 422
+        assert "unknown parameter" in unknown.json["detail"]
+
+
+def test_a_message_without_a_hiding_time_was_received_now() -> None:
+    # The existing server's delete_after_receive answers messages with no hiding time.
+    recorded = EXCHANGES["json:dar-receive-2-delete_after_receive"]
+    first = json.loads(recorded.body)["messages"][0]
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    message = wire.received_message(first, 30, now)
+    assert message["first_received_at"] == "2026-01-02T03:04:05.000000"
+    assert message["ReceiptHandle"] == ""
