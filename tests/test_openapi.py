@@ -13,7 +13,7 @@ import pytest
 
 from pyqueue_client._rest import ENDPOINTS
 from pyqueue_client.server import _openapi as openapi
-from pyqueue_client.server._handlers import RECEIVE_OPTIONS
+from pyqueue_client.server._handlers import _RECEIVE_OPTIONS
 from pyqueue_client.server._routes import ANY_KEY, PUBLIC, ROUTES, ROUTES_BY_NAME
 
 from ._server_support import PlainClient, config, running
@@ -66,7 +66,7 @@ def test_every_route_is_in_it_with_who_may_call_it(spec: Dict[str, Any]) -> None
 def test_the_receive_options_are_the_handlers(spec: Dict[str, Any]) -> None:
     receive = spec["paths"]["/api/v1/queues/{queue}/messages/receive"]["post"]
     documented = {p["name"] for p in receive["parameters"] if p["in"] == "query"}
-    assert documented == set(RECEIVE_OPTIONS)
+    assert documented == set(_RECEIVE_OPTIONS)
     assert receive["requestBody"]["required"] is False
 
 

@@ -45,7 +45,7 @@ from ._params import (
     text_param,
 )
 
-__all__ = ["HOLD_SLICE", "MAX_OFFSET", "RECEIVE_OPTIONS", "Context"]
+__all__ = ["HOLD_SLICE", "MAX_OFFSET", "Context"]
 
 #: The largest peek offset accepted (far beyond any real queue, within SQLite's integers).
 MAX_OFFSET = 10**12
@@ -250,7 +250,7 @@ def get_message(call: Context) -> JsonObject:
 
 
 #: The options a receive takes, in its query string or its JSON body.
-RECEIVE_OPTIONS = (
+_RECEIVE_OPTIONS = (
     "max_messages",
     "visibility_timeout",
     "wait_time_seconds",
@@ -270,7 +270,7 @@ def receive_messages(call: Context) -> JsonObject:
     request is held until one comes or the wait is over. A repeat of a receive with the same
     ``receive_request_attempt_id`` answers the same messages and receipt handles (``_attempts``).
     """
-    given = options(call.query, call.body, call.content_type, RECEIVE_OPTIONS)
+    given = options(call.query, call.body, call.content_type, _RECEIVE_OPTIONS)
     max_messages = int_param(given, "max_messages", 10, 1, check.MAX_RECEIVE)
     timeout = optional_number_param(given, "visibility_timeout", 0, check.MAX_VISIBILITY_TIMEOUT)
     wait = optional_number_param(given, "wait_time_seconds", 0, check.MAX_WAIT)
