@@ -46,6 +46,8 @@ def _clean_env() -> Dict[str, str]:
 
 @pytest.mark.slow
 def test_the_wheel_installs_into_a_fresh_venv_and_runs_the_demo(tmp_path: Path) -> None:
+    # The build frontend is a dev-extra tool: the matrix venvs, which hold pytest only, skip this.
+    pytest.importorskip("build")
     source = tmp_path / "source"
     source.mkdir()
     for name in _SOURCES:
