@@ -69,6 +69,15 @@ def test_an_unanswered_receive_on_a_reused_connection_is_sent_once_more() -> Non
     assert first.query[RECEIVE_ATTEMPT_PARAM] != dropped.query[RECEIVE_ATTEMPT_PARAM]
 
 
+def test_a_receive_call_sends_one_attempt_id() -> None:
+    # A server that does not hold receives is asked again until a message comes: one call, one
+    # attempt id (an empty answer is never kept, so asking again receives afresh).
+    with ReplayServer([EMPTY, TWO]) as server, _remote(server.url) as queue:
+        assert len(queue.receive_messages(2, wait_time_seconds=10)) == 2
+    first, second = server.requests
+    assert first.query[RECEIVE_ATTEMPT_PARAM] == second.query[RECEIVE_ATTEMPT_PARAM]
+
+
 def test_a_receive_whose_answer_had_begun_is_not_repeated() -> None:
     partial = Exchange(
         "POST",

@@ -350,21 +350,23 @@ class RemoteQueue:
         """Receive requests until a message comes or the wait is over.
 
         An empty answer before the wait is over is asked again: the server did not hold the
-        request. Each request carries its own attempt id, and one that provably got no answer
-        is sent once more (the transport's choice) unless it deletes what it receives on a
-        server that does not answer a repeat as it answered the first.
+        request. The requests carry one attempt id (a server keeps no empty answer, so asking
+        again receives afresh), and one that provably got no answer is sent once more (the
+        transport's choice) unless it deletes what it receives on a server that does not
+        answer a repeat as it answered the first.
         """
         seconds = None if visibility_timeout is None else wire.whole_seconds(visibility_timeout)
+        attempt = secrets.token_hex(16)
         if not wait_seconds:  # no wait, or the queue's: one request
             return self._receive_once(
-                max_messages, seconds, delete_after_receive, only_new, wait_seconds
+                max_messages, seconds, delete_after_receive, only_new, wait_seconds, attempt
             )
         deadline = self._monotonic() + wait_seconds
         pause = _FIRST_PAUSE
         while True:
             wait = max(deadline - self._monotonic(), 0)
             received = self._receive_once(
-                max_messages, seconds, delete_after_receive, only_new, wait
+                max_messages, seconds, delete_after_receive, only_new, wait, attempt
             )
             left = deadline - self._monotonic()
             if received or left <= 0:
@@ -379,6 +381,7 @@ class RemoteQueue:
         delete_after_receive: bool,
         only_new: bool,
         wait_seconds: Optional[float],
+        attempt_id: str,
     ) -> List[Delivery]:
         # At-least-once, a repeat at worst hides messages for one timeout; at-most-once, only a
         # server that answers a repeated attempt id with the first answer makes it harmless.
@@ -391,7 +394,7 @@ class RemoteQueue:
             only_new,
             wait_seconds,
             check.MAX_WAIT,
-            attempt_id=secrets.token_hex(16),
+            attempt_id=attempt_id,
             retry_unanswered=repeatable,
         )
         reply = self._send(call)
