@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 from urllib.parse import unquote
 
 import pytest
 
 from pyqueue_client._rest import ENDPOINTS
+from pyqueue_client.server import _app
 from pyqueue_client.server import _openapi as openapi
 from pyqueue_client.server._handlers import _RECEIVE_OPTIONS
+from pyqueue_client.server._params import parse_query
 from pyqueue_client.server._routes import ANY_KEY, PUBLIC, ROUTES, ROUTES_BY_NAME, match
 
 from ._server_support import ADMIN_KEY, PlainClient, config, running
@@ -97,10 +99,37 @@ def _curl(line: str) -> Tuple[str, str, Optional[str]]:
     return method, words[-1].replace("$URL", ""), body
 
 
-def test_the_rest_reference_shows_every_route_and_its_examples_run(tmp_path: Path) -> None:
+class _Recording(Dict[str, str]):
+    """A request's query that remembers which parameters its handler looked for."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: Set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+def test_the_rest_reference_shows_every_route_and_its_examples_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = [line for line in DOCS.read_text("utf-8").splitlines() if line.startswith("curl ")]
     shown = set()
     handle = ""
+    queries: List[_Recording] = []
+
+    def recorded(raw: str) -> Dict[str, str]:
+        queries.append(_Recording(parse_query(raw)))
+        return queries[-1]
+
+    # Every query parameter a handler looks for must be in the document.
+    monkeypatch.setattr(_app, "parse_query", recorded)
+    read: Dict[str, Set[str]] = {}
     with running(config(tmp_path)) as server, PlainClient(server.url, key=ADMIN_KEY) as client:
         for line in lines:
             method, target, body = _curl(line.replace("$HANDLE", handle))
@@ -113,5 +142,10 @@ def test_the_rest_reference_shows_every_route_and_its_examples_run(tmp_path: Pat
             segments = [unquote(part) for part in path.split("/")[1:] if path != "/"]
             route, _ = match(method, segments)
             shown.add((route.method, route.pattern))
+            name = next(n for n, r in ROUTES_BY_NAME.items() if r == route)
+            read.setdefault(name, set()).update(queries[-1].read)
     assert handle
     assert shown == {(route.method, route.pattern) for route in ROUTES}
+    for name, names in read.items():
+        documented = {parameter[0] for parameter in openapi.QUERY_PARAMETERS.get(name, ())}
+        assert names <= documented, name

@@ -33,6 +33,10 @@ _TEXTS = {"type": "array", "items": _TEXT}
 
 #: The query parameters each endpoint reads, by endpoint name: (name, schema, description).
 QUERY_PARAMETERS: Mapping[str, Tuple[Tuple[str, Mapping[str, Any], str], ...]] = {
+    "list_queues": (
+        ("limit", {**_INTEGER, "minimum": 1}, "a page of at most this many queues"),
+        ("next", _TEXT, "the page after this queue (the previous page's next)"),
+    ),
     "peek": (
         ("limit", {**_INTEGER, "minimum": 1, "maximum": PAGE_SIZE}, "messages in the page (10)"),
         ("offset", {**_INTEGER, "minimum": 0}, "position of the first message (0)"),
