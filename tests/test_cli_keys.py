@@ -17,7 +17,7 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from pyqueue_client.cli import main
+from pyqueue_client.cli import EXIT_ERROR, main
 from pyqueue_client.server import QueueServer, ServerConfig
 
 from ._server_support import PlainClient, running
@@ -121,7 +121,7 @@ def test_mistakes_are_explained(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: List[str], said: str
 ) -> None:
     code, _, err = _keys(capsys, "--data", str(tmp_path / "none"), *arguments)
-    assert code == 2
+    assert code == EXIT_ERROR
     assert said in err
 
 
@@ -131,14 +131,14 @@ def test_the_last_key_is_not_revoked_and_a_broken_file_is_not_touched(
     path = tmp_path / "keys.json"
     code, created, _ = _keys(capsys, "--file", str(path), "create", "--queue", "orders")
     code, _, err = _keys(capsys, "--file", str(path), "revoke", created["id"])
-    assert code == 2
+    assert code == EXIT_ERROR
     assert "refusing to revoke the last key" in err
     code, _, err = _keys(capsys, "--file", str(path), "revoke", "not-an-id")
-    assert code == 2
+    assert code == EXIT_ERROR
     assert "no key in" in err
     path.write_text("{not json", encoding="utf-8")
     code, _, err = _keys(capsys, "--file", str(path), "create", "--queue", "orders")
-    assert code == 2
+    assert code == EXIT_ERROR
     assert "is not valid JSON" in err
     assert path.read_text(encoding="utf-8") == "{not json"
 
@@ -149,5 +149,5 @@ def test_an_unwritable_key_file_is_a_clear_error(
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")
     code, _, err = _keys(capsys, "--file", str(blocker / "keys.json"), "create", "--queue", "q")
-    assert code == 2
+    assert code == EXIT_ERROR
     assert "cannot write API key file" in err

@@ -174,13 +174,13 @@ class ApiCall(NamedTuple):
     body: Optional[bytes] = None
     #: True when a retry cannot change the outcome (GET, PUT, DELETE, add with our own id).
     idempotent: bool = False
-    #: Seconds the server may hold the request before it answers (a long-polling receive): the
-    #: transport waits this much longer for the answer than for any other.
-    hold: float = 0
     #: True when sending it again is harmless if it provably got no answer (its reused
     #: connection closed before a byte of answer came): a receive that a repeat cannot make
     #: lose a message.
     retry_unanswered: bool = False
+    #: Seconds the server may hold the request before it answers (a long-polling receive): the
+    #: transport waits this much longer for the answer than for any other.
+    hold: float = 0
 
 
 class Reply(NamedTuple):
@@ -207,7 +207,7 @@ def _call(
 ) -> ApiCall:
     """The call to the endpoint named ``endpoint``, its path filled with ``values``."""
     shared = ENDPOINTS[endpoint]
-    return ApiCall(shared.method, shared.path(query, **values), body, idempotent, hold)
+    return ApiCall(shared.method, shared.path(query, **values), body, idempotent, hold=hold)
 
 
 def _json(payload: Any) -> bytes:
