@@ -35,10 +35,16 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the server's data folder, holding api_keys.json (default: %(default)s)",
     )
-    where.add_argument("--file", metavar="FILE", help="a key file elsewhere (as --api-keys)")
+    where.add_argument(
+        "--file",
+        metavar="FILE",
+        help="a key file elsewhere, as serve's --api-keys (default: the data folder's)",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="make a new key; prints it once")
-    create.add_argument("--description", default="", help="who or what the key is for")
+    create.add_argument(
+        "--description", default="", help="who or what the key is for (default: none)"
+    )
     create.add_argument(
         "--queue",
         action="append",
