@@ -253,6 +253,19 @@ def test_attempts_are_kept_a_while_and_bounded() -> None:
     assert served == ["a1", "o", "b", "a3", "b2"]
 
 
+def test_an_answer_pushed_out_while_served_is_still_given() -> None:
+    attempts = Attempts(limit=1)
+
+    def first() -> Dict[str, Any]:
+        # Another attempt comes meanwhile: within the limit, the older one goes.
+        assert attempts.answer("q", "b", lambda: {"messages": ["b"]}) == {"messages": ["b"]}
+        return {"messages": ["a"]}
+
+    assert attempts.answer("q", "a", first) == {"messages": ["a"]}
+    assert len(attempts) == 1
+    assert attempts.answer("q", "a", lambda: {"messages": ["again"]}) == {"messages": ["again"]}
+
+
 class _WatchedEvent(threading.Event):
     """An event that tells when somebody waits on it."""
 

@@ -5,9 +5,9 @@ A client whose receive got no answer (its connection dropped) cannot know whethe
 received it. It repeats the request with the same attempt id; if the first one was served, the
 repeat gets the same messages with the same receipt handles, so nothing is hidden twice and
 nothing deleted on receive is lost. Answers are kept per queue and attempt id for
-:data:`KEEP_SECONDS` and at most :data:`MAX_ATTEMPTS` of them (the oldest go first); an empty
-answer is not kept (repeating it receives afresh, which is as good). A repeat that arrives while
-the first is still being served (held by a long poll) waits for its answer.
+:data:`KEEP_SECONDS`, with at most :data:`MAX_KEPT_MESSAGES` messages in all (the oldest answers
+go first); an empty answer is not kept (repeating it receives afresh, which is as good). A repeat
+that arrives while the first is still being served (held by a long poll) waits for its answer.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Optional, Tuple
 
-__all__ = ["KEEP_SECONDS", "MAX_ATTEMPTS", "MAX_ATTEMPT_ID", "Attempts", "attempts_of"]
+__all__ = ["KEEP_SECONDS", "MAX_ATTEMPT_ID", "MAX_KEPT_MESSAGES", "Attempts", "attempts_of"]
 
 #: How long an answer is kept for a repeat (SQS keeps its attempts five minutes).
 KEEP_SECONDS = 300.0
-#: The most answers kept at once, over every queue.
-MAX_ATTEMPTS = 10_000
+#: The most messages kept at once in answers, over every queue (a bound on the memory used).
+MAX_KEPT_MESSAGES = 10_000
 #: The longest attempt id accepted (as SQS).
 MAX_ATTEMPT_ID = 128
 #: The longest a repeat waits for the first attempt's answer (beyond the longest long poll).
@@ -35,29 +35,36 @@ _new_event = threading.Event
 
 
 class _Attempt:
-    """One attempt: done once its first request was answered (``answer`` None: it failed)."""
+    """One attempt: done once its first request was answered (``answer`` None: it failed).
+    ``size`` is what it counts against the limit: its messages, or 1 while it is served."""
 
-    __slots__ = ("answer", "done", "expires")
+    __slots__ = ("answer", "done", "expires", "size")
 
     def __init__(self) -> None:
         self.done = _new_event()
         self.answer: Optional[_Answer] = None
         self.expires = 0.0
+        self.size = 1
 
 
 class Attempts:
-    """The recent receive answers of one store, by queue and attempt id; thread-safe."""
+    """The recent receive answers of one store, by queue and attempt id; thread-safe.
+
+    At most ``limit`` messages are kept over every answer (an attempt being served counts as
+    one): beyond that, the oldest answers go first.
+    """
 
     def __init__(
         self,
         keep_seconds: float = KEEP_SECONDS,
-        limit: int = MAX_ATTEMPTS,
+        limit: int = MAX_KEPT_MESSAGES,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._keep = keep_seconds
         self._limit = limit
         self._monotonic = monotonic
         self._attempts: OrderedDict[Tuple[str, str], _Attempt] = OrderedDict()
+        self._kept = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -73,8 +80,8 @@ class Attempts:
             earlier = self._attempts.get(key)
             if earlier is None:
                 mine = self._attempts[key] = _Attempt()
-                while len(self._attempts) > self._limit:
-                    self._attempts.popitem(last=False)
+                self._kept += mine.size
+                self._trim()
         if earlier is not None:
             earlier.done.wait(_REPEAT_WAIT)
             if earlier.answer is not None:
@@ -83,25 +90,39 @@ class Attempts:
         try:
             mine.answer = serve()
         finally:
-            mine.expires = self._monotonic() + self._keep
-            mine.done.set()
-            if mine.answer is None or not mine.answer.get("messages"):
-                self._forget(key, mine)
+            self._settle(key, mine)
         return mine.answer
 
-    def _forget(self, key: Tuple[str, str], attempt: _Attempt) -> None:
+    def _settle(self, key: Tuple[str, str], attempt: _Attempt) -> None:
+        """Keep a served attempt's answer if it holds messages; forget it otherwise."""
+        messages = len(attempt.answer.get("messages") or ()) if attempt.answer else 0
         with self._lock:
+            attempt.expires = self._monotonic() + self._keep
             if self._attempts.get(key) is attempt:
-                del self._attempts[key]
+                if messages:
+                    self._kept += messages - attempt.size
+                    attempt.size = messages
+                else:
+                    self._remove(key)
+                self._trim()
+        attempt.done.set()
+
+    def _remove(self, key: Tuple[str, str]) -> None:
+        self._kept -= self._attempts.pop(key).size
+
+    def _trim(self) -> None:
+        """Drop the oldest answers until what is kept is within the limit."""
+        while self._kept > self._limit and self._attempts:
+            self._remove(next(iter(self._attempts)))
 
     def _forget_expired(self) -> None:
         """Drop the answers kept long enough; they are in the order they started."""
         now = self._monotonic()
         while self._attempts:
-            oldest = next(iter(self._attempts.values()))
+            key, oldest = next(iter(self._attempts.items()))
             if not oldest.done.is_set() or oldest.expires > now:
                 break
-            self._attempts.popitem(last=False)
+            self._remove(key)
 
 
 _BY_STORE: weakref.WeakKeyDictionary[object, Attempts] = weakref.WeakKeyDictionary()
