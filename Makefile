@@ -8,7 +8,7 @@ MYPY_TARGETS := pyqueue_client tests typings bench
 MATRIX_TOOLS := pytest==8.3.5
 MATRIX_VERSIONS := 3.8 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: install lint typecheck pytest test matrix bench demo clean
+.PHONY: install lint typecheck pytest test matrix bench demo dist clean
 
 install: $(STAMP)
 
@@ -49,5 +49,10 @@ bench: install
 demo:
 	$(PYTHON) -m pyqueue_client demo
 
+# The sdist and the wheel, in dist/ (install one with: pip install dist/pyqueue_client-*.whl).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) .venv-matrix .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) .venv-matrix .mypy_cache .ruff_cache .coverage .coverage.* htmlcov dist build

@@ -177,7 +177,10 @@ class _Run:
     def start(self, role: str, name: str, first: int = 0, stop: int = 0) -> str:
         """Start one worker, importing this copy of the package; returns its name."""
         env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # The folder the top-level package lies in (a vendored copy's name has more parts).
+        root = os.path.abspath(__file__)
+        for _ in range(__name__.count(".") + 1):
+            root = os.path.dirname(root)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         job = Job(role, name, self.folder, self.started, self.config, first, stop)
         self.workers[name] = subprocess.Popen(worker_command(job), env=env)

@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # annotations only: TLS is imported by the backends that use 
 
 __all__ = ["QUEUE_FILE_PATH", "PyQueue", "copy_queue", "store_queues"]
 
-_log = logging.getLogger("pyqueue_client.queue")
+_log = logging.getLogger(f"{__package__}.queue")
 _Queue = TypeVar("_Queue", bound="PyQueue")
 
 _ENV_QUEUE_FILE = "QUEUE_FILE_PATH"

@@ -22,9 +22,15 @@ __all__ = [
     "BATCH_LIMIT",
     "ENDPOINTS",
     "EXTENSIONS",
+    "FEATURES",
+    "FEATURE_ATTEMPT_ID",
+    "FEATURE_BODY_OPTIONS",
+    "FEATURE_DELETE_AFTER_RECEIVE",
+    "MESSAGE_NOT_FOUND",
     "METHOD_NOT_ALLOWED",
     "PAGE_SIZE",
     "QUEUE_NAME_RULE",
+    "RECEIVE_ATTEMPT_PARAM",
     "ROUTE_NOT_FOUND",
     "Endpoint",
     "QueryValue",
@@ -51,6 +57,21 @@ QUEUE_NAME_RULE = "1 to 80 letters, digits, '_', '.' or '-' (and not '.' or '..'
 #: "this server lacks the endpoint" from "the message is absent" by these.
 ROUTE_NOT_FOUND = "Not Found"
 METHOD_NOT_ALLOWED = "Method Not Allowed"
+#: The ``detail`` of both servers' 404 for a message, receipt handle or id that does not exist:
+#: the only 404 a client may read as "absent" (any other means a wrong ``server_url``).
+MESSAGE_NOT_FOUND = "Message not found"
+
+#: What ``pyqueue serve`` does beyond the existing server's protocol, as its ``GET /health``
+#: lists them under ``features`` (the existing server lists none): a client reads them once.
+#: ``receive_attempt_id``: a receive that repeats an attempt id gets the first one's answer;
+#: ``delete_after_receive``: a receive deletes what it delivers, and only that;
+#: ``receive_body_options``: a receive takes its options from a JSON body too.
+FEATURE_ATTEMPT_ID = "receive_attempt_id"
+FEATURE_DELETE_AFTER_RECEIVE = "delete_after_receive"
+FEATURE_BODY_OPTIONS = "receive_body_options"
+FEATURES = (FEATURE_ATTEMPT_ID, FEATURE_DELETE_AFTER_RECEIVE, FEATURE_BODY_OPTIONS)
+#: The receive parameter that carries the client's attempt id (see ``FEATURES``).
+RECEIVE_ATTEMPT_PARAM = "receive_request_attempt_id"
 
 #: A query parameter's value before encoding (booleans travel as ``true``/``false``).
 QueryValue = Union[str, int, bool]
@@ -123,6 +144,7 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "root": Endpoint("GET", "/"),
     "health": Endpoint("GET", "/health"),
     "api_health": Endpoint("GET", API_PREFIX + "/health"),
+    "openapi": Endpoint("GET", "/openapi.json"),
     "list_queues": Endpoint("GET", API_PREFIX + "/queues"),
     "auth_me": Endpoint("GET", API_PREFIX + "/auth/me"),
     "auth_permissions": Endpoint("GET", API_PREFIX + "/auth/permissions/{queue}"),

@@ -213,6 +213,13 @@ class _Command(NamedTuple):
 
 
 _COMMANDS: Dict[str, _Command] = {
+    # Imported when run (as the server is): _cli_keys holds the whole command.
+    "keys": _Command(
+        "create, list and revoke the API keys of pyqueue serve (its data folder's api_keys.json)",
+        lambda parser: __import__("_cli_keys", globals(), None, ["*"], 1).arguments(parser),
+        lambda args: __import__("_cli_keys", globals(), None, ["*"], 1).run(args),
+        on_queue_file=False,
+    ),
     "demo": _Command(
         "producers and consumers in separate processes, with a crash and a redelivery",
         _demo_arguments,

@@ -294,9 +294,14 @@ def server_process(args: List[str], cwd: Path) -> Iterator[ServerProcess]:
 
 
 @contextlib.contextmanager
-def admin_of_new_server(args: List[str], cwd: Path) -> Iterator[PlainClient]:
-    """A child server with a generated key, and an admin client of it."""
-    with server_process(args, cwd) as child, PlainClient(child.url, child.read_key()) as client:
+def admin_of_new_server(
+    args: List[str], cwd: Path, key: Optional[str] = None
+) -> Iterator[PlainClient]:
+    """A child server and an admin client of it: with ``key`` (the admin key a server made in
+    the same data folder before), else with the admin key it generates and prints."""
+    with server_process(args, cwd) as child, PlainClient(
+        child.url, key or child.read_key()
+    ) as client:
         yield client
 
 

@@ -30,6 +30,7 @@ PROTOCOL: Dict[str, str] = {
     "root": "GET /",
     "health": "GET /health",
     "api_health": "GET /api/v1/health",
+    "openapi": "GET /openapi.json",  # the existing server's framework serves one too
     "list_queues": "GET /api/v1/queues",
     "auth_me": "GET /api/v1/auth/me",
     "auth_permissions": "GET /api/v1/auth/permissions/{queue}",
@@ -120,7 +121,7 @@ def test_client_calls_take_method_and_path_from_the_table() -> None:
     }
     # The client needs no key descriptions, and changes attributes with PATCH (PUT is there
     # for other clients).
-    unused = {"root", "api_health", "auth_me", "auth_permissions", "put_attributes"}
+    unused = {"root", "api_health", "openapi", "auth_me", "auth_permissions", "put_attributes"}
     assert set(calls) == set(ENDPOINTS) - unused
     for name, call in calls.items():
         endpoint = ENDPOINTS[name]

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
+from pyqueue_client._rest import FEATURES
 from pyqueue_client.server import QueueServer
 
 from ._server_support import (
@@ -89,6 +90,7 @@ def test_health_and_root_need_no_key(server: QueueServer, clock: FakeClock) -> N
         assert anonymous.call("GET", "/health").json == {
             "status": "healthy",
             "service": "pyqueue-server",
+            "features": list(FEATURES),
         }
         assert anonymous.call("GET", "/api/v1/health").json == {
             "status": "healthy",
@@ -342,11 +344,14 @@ def test_receive_with_zero_and_fractional_timeouts(client: PlainClient, clock: F
     assert [m["receive_count"] for m in receive(client)] == [3]
 
 
-def test_receive_ignores_a_body(client: PlainClient) -> None:
-    add(client, {})
-    add(client, {})
+def test_receive_reads_a_body_and_refuses_a_contradiction(client: PlainClient) -> None:
+    for _ in range(3):
+        add(client, {})
     reply = client.call("POST", f"{Q}/messages/receive?max_messages=1", {"max_messages": 5})
-    assert reply.json["count"] == 1
+    assert reply.status == 422
+    assert "max_messages is given twice" in reply.json["detail"]
+    reply = client.call("POST", f"{Q}/messages/receive", {"max_messages": 2, "only_new": True})
+    assert reply.json["count"] == 2
 
 
 # -- changing ------------------------------------------------------------------------------------

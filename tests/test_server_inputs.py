@@ -243,9 +243,15 @@ def test_good_query_spellings(client: PlainClient) -> None:
         "only_new=TRUE&delete_after_receive=no",
         "only_new=on&visibility_timeout=.5",
         "only_new=0&visibility_timeout=12.25&max_messages=100",
-        "consumer_id=a+b%20c&unknown=ignored&&flag",
+        "consumer_id=a+b%20c&&max_messages=2",
     ):
         assert client.call("POST", f"{Q}/messages/receive?{query}").status == 200, query
+
+
+def test_an_unknown_receive_parameter_is_refused_not_ignored(client: PlainClient) -> None:
+    for query in ("unknown=ignored", "flag", "maxMessages=5"):
+        reply = client.call("POST", f"{Q}/messages/receive?{query}")
+        assert_error(reply, 422, "unknown parameter")
 
 
 # -- paths and methods ---------------------------------------------------------------------------

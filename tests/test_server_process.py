@@ -93,7 +93,8 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path: Path) -> None:
         assert b"Connection: close" in answer
         assert child.finish() == 0
         assert any("stopped" in line for line in child.output())
-    with admin_of_new_server(["--data", data, "--no-fsync"], tmp_path) as client:
+    # The restarted server reads the admin key it made at first start: clients keep working.
+    with admin_of_new_server(["--data", data, "--no-fsync"], tmp_path, key) as client:
         assert client.call("GET", f"{Q}/message/inflight").status == 200
 
 
@@ -174,7 +175,7 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
     assert deleted <= received <= added
     assert deleted, "the consumers should have taken some messages before the kill"
 
-    with admin_of_new_server(["--data", data], tmp_path) as client:
+    with admin_of_new_server(["--data", data], tmp_path, key) as client:
         existing: List[str] = []
         ordered = sorted(added)
         for start in range(0, len(ordered), 1000):

@@ -1,5 +1,10 @@
 """The remote backend: a queue on a PyQueue server, over the REST protocol of PROTOCOL.md.
 
+A 404 means "no such message" only when the server says so (``Message not found``): a 404 for a
+route that does not exist (a wrong ``server_url`` path, or not a PyQueue server) raises
+``RemoteError``, so a consumer never takes a wrong URL for an empty queue. A ``server_url`` that
+ends in the API prefix (``/api/v1``) is taken as the server's root.
+
 Each method is one or more requests, built and read by ``_transport.rest_calls`` (imported as
 ``wire``) and sent by ``_transport.http_client`` (keep-alive, proxies from the environment, verified
 TLS, safe retries) with the API key added by ``_transport.auth``. It drives both the existing
@@ -42,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import ssl
 import threading
 import time
@@ -49,7 +55,7 @@ import warnings
 from typing import (
     Any,
     Callable,
-    Collection,
+    FrozenSet,
     Iterator,
     List,
     Mapping,
@@ -62,7 +68,15 @@ from typing import (
 
 from .. import _validation as check
 from .._errors import ConfigurationError, UnsupportedOperationError
-from .._rest import BATCH_LIMIT, PAGE_SIZE, QUEUE_NAME_RULE, is_queue_name
+from .._rest import (
+    API_PREFIX,
+    BATCH_LIMIT,
+    FEATURE_ATTEMPT_ID,
+    FEATURE_DELETE_AFTER_RECEIVE,
+    PAGE_SIZE,
+    QUEUE_NAME_RULE,
+    is_queue_name,
+)
 from .._semantics import Delivery, NewMessage, QueueState, Record, for_each_handle
 from .._times import utc_now
 from .._transport import rest_calls as wire
@@ -98,14 +112,27 @@ _DEFAULT_VISIBILITY = int(DEFAULT_ATTRIBUTES["visibility_timeout"])
 
 
 class _Endpoints:
-    """Which of ``pyqueue serve``'s own endpoints this server lacks, learned once each.
+    """Which of ``pyqueue serve``'s own endpoints this server lacks, learned once each, and
+    which features (``_rest.FEATURES``) its health answer lists, asked once.
 
-    Shared by every queue of a store; a set guarded by a lock, since queues serve many threads.
+    Shared by every queue of a store; guarded by a lock, since queues serve many threads.
     """
 
     def __init__(self) -> None:
         self._missing: Set[str] = set()
+        self._features: Optional[FrozenSet[str]] = None
         self._lock = threading.Lock()
+
+    def features(self, transport: HttpTransport) -> FrozenSet[str]:
+        """The features the server lists in ``GET /health`` (none where it lists none)."""
+        with self._lock:
+            known = self._features
+        if known is None:
+            reply = transport.send(wire.server_health_call())
+            known = wire.decode(reply, wire.features) if reply.status == 200 else frozenset()
+            with self._lock:
+                self._features = known
+        return known
 
     def missing(self, endpoint: str) -> bool:
         """Whether the server is known to lack ``endpoint``."""
@@ -133,7 +160,8 @@ class RemoteStore:
         timeout: float,
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
-        self._transport = HttpTransport(server_url, ApiKeyAuth(api_key), timeout, ssl_context)
+        root = _server_root(server_url)
+        self._transport = HttpTransport(root, ApiKeyAuth(api_key), timeout, ssl_context)
         self._endpoints = _Endpoints()
 
     def open_queue(self, name: str) -> RemoteQueue:
@@ -187,10 +215,21 @@ class RemoteQueue:
         self._sleep: Callable[[float], None] = time.sleep
         self._monotonic: Callable[[], float] = time.monotonic
 
-    def _send(self, call: wire.ApiCall, allowed: Collection[int] = ()) -> wire.Reply:
-        """The reply to ``call``; statuses other than 2xx and ``allowed`` raise."""
+    def _send(self, call: wire.ApiCall) -> wire.Reply:
+        """The reply to ``call``; statuses other than 2xx raise."""
         reply = self._transport.send(call)
-        wire.raise_for_status(reply, allowed)
+        wire.raise_for_status(reply)
+        return reply
+
+    def _send_by_id(self, call: wire.ApiCall, key: str) -> Optional[wire.Reply]:
+        """The reply to a call naming a message by ``key`` (its id or receipt handle); None when
+        the server says that message does not exist. Any other 404 (no such route: a wrong
+        ``server_url``) raises, except for a key with a ``/``, which the existing server decodes
+        before routing and so cannot reach."""
+        reply = self._transport.send(call)
+        if wire.is_missing_message(reply) or ("/" in key and wire.is_missing_route(reply)):
+            return None
+        wire.raise_for_status(reply)
         return reply
 
     def _extension(self, endpoint: str, call: wire.ApiCall) -> Optional[wire.Reply]:
@@ -258,8 +297,8 @@ class RemoteQueue:
 
     def get_message(self, item_id: str) -> Optional[StoredMessage]:
         """The message with this id, or None (404)."""
-        reply = self._send(wire.get_call(self._queue, item_id), allowed=(404,))
-        return None if reply.status == 404 else wire.decode(reply, wire.stored_message)
+        reply = self._send_by_id(wire.get_call(self._queue, item_id), item_id)
+        return None if reply is None else wire.decode(reply, wire.stored_message)
 
     def check_existence(self, item_ids: Sequence[str]) -> List[str]:
         """The given ids that exist, in the given order (the server may reorder or repeat)."""
@@ -283,20 +322,51 @@ class RemoteQueue:
     ) -> List[Delivery]:
         """Receive, waiting up to ``wait_seconds`` for a message (None: the queue's wait).
 
-        A receive is never retried (a second one would hide more messages), but an empty answer
-        before the wait is over is: the server did not hold the request.
+        ``delete_after_receive`` is the server's only where it says it does it right (its
+        health lists the feature): elsewhere (the existing server deletes undelivered messages
+        too) this receives, then deletes what was delivered.
+        """
+        if delete_after_receive and FEATURE_DELETE_AFTER_RECEIVE not in self._features():
+            deliveries = self._receive(
+                max_messages, visibility_timeout, False, only_new, wait_seconds
+            )
+            self.delete_messages([delivery.message["ReceiptHandle"] for delivery in deliveries])
+            return [delivery._replace(invisible_until=None) for delivery in deliveries]
+        return self._receive(
+            max_messages, visibility_timeout, delete_after_receive, only_new, wait_seconds
+        )
+
+    def _features(self) -> FrozenSet[str]:
+        return self._endpoints.features(self._transport)
+
+    def _receive(
+        self,
+        max_messages: int,
+        visibility_timeout: Optional[float],
+        delete_after_receive: bool,
+        only_new: bool,
+        wait_seconds: Optional[float],
+    ) -> List[Delivery]:
+        """Receive requests until a message comes or the wait is over.
+
+        An empty answer before the wait is over is asked again: the server did not hold the
+        request. The requests carry one attempt id (a server keeps no empty answer, so asking
+        again receives afresh), and one that provably got no answer is sent once more (the
+        transport's choice) unless it deletes what it receives on a server that does not
+        answer a repeat as it answered the first.
         """
         seconds = None if visibility_timeout is None else wire.whole_seconds(visibility_timeout)
+        attempt = secrets.token_hex(16)
         if not wait_seconds:  # no wait, or the queue's: one request
             return self._receive_once(
-                max_messages, seconds, delete_after_receive, only_new, wait_seconds
+                max_messages, seconds, delete_after_receive, only_new, wait_seconds, attempt
             )
         deadline = self._monotonic() + wait_seconds
         pause = _FIRST_PAUSE
         while True:
             wait = max(deadline - self._monotonic(), 0)
             received = self._receive_once(
-                max_messages, seconds, delete_after_receive, only_new, wait
+                max_messages, seconds, delete_after_receive, only_new, wait, attempt
             )
             left = deadline - self._monotonic()
             if received or left <= 0:
@@ -311,7 +381,11 @@ class RemoteQueue:
         delete_after_receive: bool,
         only_new: bool,
         wait_seconds: Optional[float],
+        attempt_id: str,
     ) -> List[Delivery]:
+        # At-least-once, a repeat at worst hides messages for one timeout; at-most-once, only a
+        # server that answers a repeated attempt id with the first answer makes it harmless.
+        repeatable = not delete_after_receive or FEATURE_ATTEMPT_ID in self._features()
         call = wire.receive_call(
             self._queue,
             max_messages,
@@ -320,6 +394,8 @@ class RemoteQueue:
             only_new,
             wait_seconds,
             check.MAX_WAIT,
+            attempt_id=attempt_id,
+            retry_unanswered=repeatable,
         )
         reply = self._send(call)
         shown = _DEFAULT_VISIBILITY if visibility_seconds is None else visibility_seconds
@@ -337,8 +413,7 @@ class RemoteQueue:
                 return _result(receipt_handles, outcomes)
 
         def delete_one(handle: str) -> bool:
-            reply = self._send(wire.delete_call(self._queue, handle), allowed=(404,))
-            return reply.status != 404
+            return self._send_by_id(wire.delete_call(self._queue, handle), handle) is not None
 
         return for_each_handle(receipt_handles, delete_one)
 
@@ -385,13 +460,11 @@ class RemoteQueue:
 
     def remove_message(self, item_id: str) -> bool:
         """Delete by id; False when absent (404)."""
-        reply = self._send(wire.remove_call(self._queue, item_id), allowed=(404,))
-        return reply.status != 404
+        return self._send_by_id(wire.remove_call(self._queue, item_id), item_id) is not None
 
     def update_message(self, item_id: str, body: MessageBody) -> bool:
         """Replace the body; False when absent (404). The server keeps the tracking fields."""
-        reply = self._send(wire.update_call(self._queue, item_id, body), allowed=(404,))
-        return reply.status != 404
+        return self._send_by_id(wire.update_call(self._queue, item_id, body), item_id) is not None
 
     def clear_queue(self) -> None:
         """Remove every message."""
@@ -504,6 +577,16 @@ def _result(
         else:
             failed.append({"ReceiptHandle": handle, "reason": reason})
     return {"Successful": successful, "Failed": failed}
+
+
+def _server_root(server_url: str) -> str:
+    """``server_url`` without a trailing API prefix: every path of the protocol starts with it,
+    so a URL copied from a request (``http://host:8000/api/v1``) would otherwise double it."""
+    if isinstance(server_url, str):
+        trimmed = server_url.strip().rstrip("/")
+        if trimmed.endswith(API_PREFIX):
+            return trimmed[: -len(API_PREFIX)]
+    return server_url
 
 
 def _checked_queue_name(name: str) -> str:

@@ -46,7 +46,7 @@ from ._waiting import LongPolling, changes_for, seconds_until
 
 __all__ = ["SqliteQueue", "SqliteStore"]
 
-_log = logging.getLogger("pyqueue_client.sqlite")
+_log = logging.getLogger(__name__.rsplit(".", 2)[0] + ".sqlite")
 
 #: RETURNING arrived in SQLite 3.35.0.
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)

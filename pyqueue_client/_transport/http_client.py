@@ -14,8 +14,10 @@ requests over pooled ``http.client`` connections instead:
   connection has nothing to read otherwise): it is discarded before use, so a dropped idle
   connection is reopened transparently, whatever the request.
 - A request that fails because its connection dropped is retried once, on a new connection, only
-  when that is safe: it was not sent whole, or it is idempotent. Timeouts are not retried; the
-  caller's ``timeout`` bounds connecting and every read.
+  when that is safe: it was not sent whole, or it is idempotent, or it says a repeat is harmless
+  when it provably got no answer (``ApiCall.retry_unanswered``) and its reused connection closed
+  before any answer came (a server closing an idle connection as the request went out).
+  Timeouts are not retried; the caller's ``timeout`` bounds connecting and every read.
 
 Credentials come from an :class:`~.auth.Authenticator`, called for each request with its method,
 URL, headers and body: the API key today, a request signature for other servers later.
@@ -37,6 +39,7 @@ import threading
 import time
 import urllib.request
 import warnings
+import weakref
 from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -53,6 +56,10 @@ _log = logging.getLogger(__name__)
 POOL_SIZE = 10
 #: The connection was closed under us; ``http.client.RemoteDisconnected`` is a reset.
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+#: What OpenSSL says when a TLS handshake gets a plain HTTP answer (it varies by version).
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
 
 if sys.platform == "win32":
 
@@ -86,6 +93,7 @@ class _RetryableRequest(urllib.request.Request):
             url, data=call.body, headers=headers, origin_req_host=host, method=call.method
         )
         self.idempotent = call.idempotent
+        self.retry_unanswered = call.retry_unanswered
 
 
 class _Answer:
@@ -115,16 +123,26 @@ class _Answer:
 
 
 class _Failure(Exception):
-    """An exchange failed; ``sent`` says whether the request may have reached the server."""
+    """An exchange failed; ``sent`` says whether the request may have reached the server,
+    ``answered`` whether any of its answer came back."""
 
-    def __init__(self, cause: Exception, sent: bool) -> None:
+    def __init__(self, cause: Exception, sent: bool, answered: bool = False) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.sent = sent
+        self.answered = answered
 
-    def may_retry(self, idempotent: bool) -> bool:
-        """Whether one more attempt on a new connection is safe and may help."""
-        return isinstance(self.cause, _DROPPED) and (idempotent or not self.sent)
+    def may_retry(self, idempotent: bool, unanswered_ok: bool, reused: bool) -> bool:
+        """Whether one more attempt on a new connection is safe and may help.
+
+        ``unanswered_ok``: the request may be repeated when a reused connection was closed
+        before any answer came, which is what a server closing an idle connection just as the
+        request went out looks like.
+        """
+        if not isinstance(self.cause, _DROPPED):
+            return False
+        unanswered = unanswered_ok and reused and not self.answered
+        return idempotent or not self.sent or unanswered
 
 
 class _OneWrite(http.client.HTTPConnection):
@@ -261,10 +279,12 @@ class KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         headers, tunnel_headers = _split_headers(req, tunnel)
         # Requests from elsewhere than HttpTransport are never retried after being sent.
         idempotent = isinstance(req, _RetryableRequest) and req.idempotent
+        unanswered_ok = isinstance(req, _RetryableRequest) and req.retry_unanswered
         retrying = False
         while True:
             # A retry always gets a new connection: the other idle ones may be as stale.
             connection = None if retrying else self._pool.checkout(target)
+            reused = connection is not None
             if connection is None:
                 connection = self._pool.connect(target, req.timeout)
                 if tunnel:
@@ -273,7 +293,7 @@ class KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 response = _exchange(connection, req, headers)
             except _Failure as failure:
                 connection.close()
-                if retrying or not failure.may_retry(idempotent):
+                if retrying or not failure.may_retry(idempotent, unanswered_ok, reused):
                     raise failure.cause from None
                 _log.debug(
                     "connection dropped (%s); retrying %s %s on a new connection",
@@ -320,9 +340,12 @@ def _exchange(
         raise _Failure(exc, sent=False) from exc
     try:
         response = connection.getresponse()
-        body = response.read()
     except (OSError, http.client.HTTPException) as exc:
         raise _Failure(exc, sent=True) from exc
+    try:
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Failure(exc, sent=True, answered=True) from exc
     return _Answer(response.status, response.msg, body)
 
 
@@ -359,6 +382,9 @@ class HttpTransport:
                 stacklevel=5,  # the code that built the PyQueue
             )
         self._pool = ConnectionPool(ssl_context, pool_size)
+        # A queue never closed must not leave open sockets to the garbage collector (each one
+        # a ResourceWarning): its connections close when it is collected or the program exits.
+        weakref.finalize(self, self._pool.close)
         # made once: each request starts from a copy of one of these two
         self._headers = {has_body: base_headers(has_body) for has_body in (False, True)}
         self._opener = urllib.request.OpenerDirector()
@@ -392,7 +418,7 @@ class HttpTransport:
             with response:
                 body = response.read()
         except (OSError, http.client.HTTPException) as exc:
-            message = _failure_message(call.method, url, exc, timeout)
+            message = _failure_message(call.method, url, exc, timeout, self._base)
             raise RemoteError(message, url) from exc
         status = response.code or 0
         elapsed = (time.perf_counter() - started) * 1000
@@ -427,13 +453,21 @@ def _base_url(server_url: object) -> Tuple[str, str, str]:
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}", scheme, parts.hostname
 
 
-def _failure_message(method: str, url: str, exc: BaseException, timeout: float) -> str:
-    """What went wrong when no reply came, and what to check."""
+def _failure_message(
+    method: str, url: str, exc: BaseException, timeout: float, base_url: str
+) -> str:
+    """What went wrong when no reply came, and what to check (``base_url``: the server URL)."""
     if isinstance(exc, socket.timeout):
         return f"no answer from the PyQueue server within {timeout:g} s ({method} {url})"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (
             f"cannot verify the TLS certificate of {url} ({exc.verify_message}); if the server "
             "uses a private certificate authority, pass ssl_context= trusting it"
+        )
+    if isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _NOT_TLS:
+        plain = "http://" + base_url[len("https://") :]
+        return (
+            f"the server at {base_url} does not speak TLS ({exc.reason} for {method} {url}): "
+            f"if it speaks plain HTTP, use server_url={plain!r}"
         )
     return f"cannot reach the PyQueue server ({method} {url}): {exc}"

@@ -12,14 +12,17 @@ fields differently; :data:`WIRE_KEYS` is the one table that maps their names to 
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from datetime import datetime, timedelta
 from typing import (
     Any,
     Callable,
     Collection,
     Dict,
+    FrozenSet,
     List,
     Mapping,
     NamedTuple,
@@ -36,7 +39,15 @@ from .._errors import (
     RemoteError,
     RequestRejectedError,
 )
-from .._rest import ENDPOINTS, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND, QueryValue
+from .._rest import (
+    API_PREFIX,
+    ENDPOINTS,
+    MESSAGE_NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    RECEIVE_ATTEMPT_PARAM,
+    ROUTE_NOT_FOUND,
+    QueryValue,
+)
 from .._semantics import Counts, Delivery, Record, record_from
 from .._times import canonical_time, format_time, parse_time
 from .._types import (
@@ -68,12 +79,14 @@ __all__ = [
     "delivery",
     "error_for",
     "existing_ids",
+    "features",
     "get_attributes_call",
     "get_call",
     "handle_outcomes",
     "info_call",
     "info_counts",
     "is_healthy",
+    "is_missing_message",
     "is_missing_route",
     "list_queues_call",
     "message_id",
@@ -102,6 +115,14 @@ __all__ = [
 USER_AGENT = "pyqueue-client (Python urllib)"
 #: How much of a server's error text an exception keeps.
 _DETAIL_LIMIT = 500
+#: What a web page (rather than a PyQueue server's JSON) looks like, and where its title is.
+_HTML_START = re.compile(rb"\s*<(!doctype\s+html|html|head|body|title)\b", re.IGNORECASE)
+_HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+#: What an error says when the answer was not a PyQueue server's.
+_WRONG_SERVER_HINT = (
+    "Is server_url a PyQueue server, given as its root URL (e.g. 'http://127.0.0.1:8000'; "
+    f"the API lives below it, at {API_PREFIX})?"
+)
 
 _T = TypeVar("_T")
 _JsonObject = Dict[str, Any]
@@ -154,6 +175,10 @@ class ApiCall(NamedTuple):
     body: Optional[bytes] = None
     #: True when a retry cannot change the outcome (GET, PUT, DELETE, add with our own id).
     idempotent: bool = False
+    #: True when sending it again is harmless if it provably got no answer (its reused
+    #: connection closed before a byte of answer came): a receive that a repeat cannot make
+    #: lose a message.
+    retry_unanswered: bool = False
     #: Seconds the server may hold the request before it answers (a long-polling receive): the
     #: transport waits this much longer for the answer than for any other.
     hold: float = 0
@@ -185,7 +210,7 @@ def _call(
 ) -> ApiCall:
     """The call to the endpoint named ``endpoint``, its path filled with ``values``."""
     shared = ENDPOINTS[endpoint]
-    return ApiCall(shared.method, shared.path(query, **values), body, idempotent, hold)
+    return ApiCall(shared.method, shared.path(query, **values), body, idempotent, hold=hold)
 
 
 def _json(payload: Any) -> bytes:
@@ -260,12 +285,16 @@ def receive_call(
     only_new: bool,
     wait_seconds: Optional[float] = None,
     longest_wait: float = 0,
+    attempt_id: Optional[str] = None,
+    retry_unanswered: bool = False,
 ) -> ApiCall:
-    """Receive messages. Never repeated: a second receive would hide more messages.
+    """Receive messages. Not idempotent: a second receive would hide more messages.
 
     ``visibility_seconds`` and ``wait_seconds`` are left out when None, so that the queue's
     attributes apply (on ``pyqueue serve``). A server that holds the request may take up to
-    ``wait_seconds`` (``longest_wait`` when that is None) to answer.
+    ``wait_seconds`` (``longest_wait`` when that is None) to answer. ``attempt_id`` lets a
+    server that knows it answer a repeat as it answered the first; ``retry_unanswered`` allows
+    a repeat when the request provably got no answer (see :attr:`ApiCall.retry_unanswered`).
     """
     query: Dict[str, QueryValue] = {"max_messages": max_messages}
     if visibility_seconds is not None:
@@ -276,7 +305,10 @@ def receive_call(
     if wait_seconds is not None:
         query["wait_time_seconds"] = seconds_text(wait_seconds)
         hold = wait_seconds
-    return _call("receive", idempotent=False, query=query, queue=queue, hold=hold)
+    if attempt_id is not None:
+        query[RECEIVE_ATTEMPT_PARAM] = attempt_id
+    call = _call("receive", idempotent=False, query=query, queue=queue, hold=hold)
+    return call._replace(retry_unanswered=retry_unanswered)
 
 
 def delete_call(queue: str, receipt_handle: str) -> ApiCall:
@@ -368,12 +400,24 @@ def is_missing_route(reply: Reply) -> bool:
     path it serves under other methods only (a missing message's 404 says something else)."""
     if reply.status not in (404, 405):
         return False
+    expected = ROUTE_NOT_FOUND if reply.status == 404 else METHOD_NOT_ALLOWED
+    return bool(_json_detail(reply.body) == expected)
+
+
+def is_missing_message(reply: Reply) -> bool:
+    """Whether a reply is the servers' 404 for a message, id or receipt handle that does not
+    exist. Any other 404 (an unknown route: a wrong ``server_url``, or not a PyQueue server) is
+    not: reading it as "absent" would hide the mistake, a consumer redelivering forever."""
+    return reply.status == 404 and bool(_json_detail(reply.body) == MESSAGE_NOT_FOUND)
+
+
+def _json_detail(body: bytes) -> Any:
+    """The ``detail`` of a JSON object body; None for anything else."""
     try:
-        parsed = json.loads(reply.body)
+        parsed = json.loads(body)
     except ValueError:
-        return False
-    detail = parsed.get("detail") if isinstance(parsed, dict) else None
-    return detail == (ROUTE_NOT_FOUND if reply.status == 404 else METHOD_NOT_ALLOWED)
+        return None
+    return parsed.get("detail") if isinstance(parsed, dict) else None
 
 
 def error_for(reply: Reply) -> RemoteError:
@@ -391,10 +435,13 @@ def error_for(reply: Reply) -> RemoteError:
     if status in (400, 413, 422):
         message = f"the server rejected {where} ({status}): {detail}"
         return RequestRejectedError(message, reply.url, status, detail)
-    if status == 404:
-        message = f"the server has no {where} (404): {detail}. Is server_url a PyQueue server?"
+    if status in (404, 405):
+        message = f"the server has no route for {where} ({status}): {detail}. {_WRONG_SERVER_HINT}"
         return RemoteError(message, reply.url, status, detail)
-    return RemoteError(f"the server failed {where} ({status}): {detail}", reply.url, status, detail)
+    message = f"the server failed {where} ({status}): {detail}"
+    if _is_web_page(reply.body):
+        message += f". {_WRONG_SERVER_HINT}"
+    return RemoteError(message, reply.url, status, detail)
 
 
 def _detail(body: bytes) -> str:
@@ -402,7 +449,7 @@ def _detail(body: bytes) -> str:
     try:
         parsed = json.loads(body)
     except ValueError:
-        return _snippet(body)
+        return _page_summary(body) if _is_web_page(body) else _snippet(body)
     detail = parsed.get("detail", parsed) if isinstance(parsed, dict) else parsed
     if isinstance(detail, str):
         return detail[:_DETAIL_LIMIT]
@@ -435,6 +482,20 @@ def _missing_key(body: bytes) -> bool:
     )
 
 
+def _is_web_page(body: bytes) -> bool:
+    """Whether a body is an HTML page (a web server's or a proxy's, not a PyQueue server's)."""
+    return _HTML_START.match(body[:1024]) is not None
+
+
+def _page_summary(body: bytes) -> str:
+    """An HTML page in a few words: its title, never the whole page."""
+    found = _HTML_TITLE.search(body)
+    title = found and " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())
+    if not title:
+        return f"an HTML page of {len(body)} bytes"
+    return f"an HTML page titled {title[:120]!r}"
+
+
 def _snippet(body: bytes) -> str:
     return body.decode("utf-8", "replace").strip()[:_DETAIL_LIMIT]
 
@@ -444,6 +505,15 @@ def _snippet(body: bytes) -> str:
 
 def decode(reply: Reply, read: Callable[[Any], _T]) -> _T:
     """Parse a reply's JSON with ``read``; a body of the wrong shape raises ``RemoteError``."""
+    if _is_web_page(reply.body):
+        summary = _page_summary(reply.body)
+        raise RemoteError(
+            f"the server answered {reply.method} {reply.url} ({reply.status}) with {summary}, "
+            f"not JSON. {_WRONG_SERVER_HINT}",
+            reply.url,
+            reply.status,
+            summary,
+        )
     try:
         return read(json.loads(reply.body))
     except (ValueError, TypeError, KeyError) as exc:
@@ -704,6 +774,14 @@ def queue_names(obj: Any) -> List[str]:
     if not isinstance(entries, list):
         raise ValueError(f"'queues' should be a list, not {_shown(entries)}")
     return [_text(_object(entry, "a queue"), "queue_name") for entry in entries]
+
+
+def features(obj: Any) -> FrozenSet[str]:
+    """The features a health reply lists (``_rest.FEATURES``); none when it lists none."""
+    listed = obj.get("features") if isinstance(obj, dict) else None
+    if not isinstance(listed, list):
+        return frozenset()
+    return frozenset(item for item in listed if isinstance(item, str))
 
 
 def is_healthy(obj: Any) -> bool:

@@ -41,7 +41,7 @@ from ._routes import PUBLIC, ROUTES, match
 
 __all__ = ["App", "Caller", "loggable_path"]
 
-_log = logging.getLogger("pyqueue_client.server")
+_log = logging.getLogger(__package__)
 
 #: The caller of public routes: no permissions at all.
 _ANONYMOUS = ApiKey("anonymous", {})

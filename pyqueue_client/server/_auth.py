@@ -15,14 +15,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .._errors import ConfigurationError
 from .._rest import API_KEY_HEADER
 from ._params import HttpError, queue_name
 
-__all__ = ["PERMISSIONS", "WILDCARD", "ApiKey", "KeyRing"]
+__all__ = [
+    "PERMISSIONS",
+    "WILDCARD",
+    "ApiKey",
+    "KeyRing",
+    "parse_key_document",
+    "read_key_document",
+]
 
 #: Every permission, in the order they are listed in answers.
 PERMISSIONS: Tuple[str, ...] = ("read", "write", "delete", "manage")
@@ -64,20 +70,7 @@ class KeyRing:
     @classmethod
     def from_file(cls, path: str) -> KeyRing:
         """Load a key file; raises ``ConfigurationError`` saying what is wrong (never a key)."""
-        try:
-            with open(path, encoding="utf-8") as file:
-                document = json.load(file, object_pairs_hook=_unique_keys)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read API key file {path!r}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise ConfigurationError(f"API key file {path!r} is not valid JSON: {exc}") from None
-        return cls(_parse_keys(document, path))
-
-    @classmethod
-    def generated(cls) -> Tuple[KeyRing, str]:
-        """A key ring with one new random admin key, and that key."""
-        key = "pq-" + secrets.token_urlsafe(32)
-        return cls([(key, ADMIN)]), key
+        return cls(parse_key_document(read_key_document(path), path))
 
     def authenticate(self, presented: Optional[str]) -> ApiKey:
         """The key's permissions, or ``HttpError(401)`` for a missing or unknown key."""
@@ -116,6 +109,17 @@ def _wire_bytes(presented: str) -> bytes:
 # -- the key file --------------------------------------------------------------------------------
 
 
+def read_key_document(path: str) -> Any:
+    """A key file's JSON, unchecked; ``ConfigurationError`` if it cannot be read or parsed."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file, object_pairs_hook=_unique_keys)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read API key file {path!r}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"API key file {path!r} is not valid JSON: {exc}") from None
+
+
 def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     result: Dict[str, Any] = {}
     for name, value in pairs:
@@ -126,7 +130,9 @@ def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     return result
 
 
-def _parse_keys(document: object, path: str) -> List[Tuple[str, ApiKey]]:
+def parse_key_document(document: object, path: str) -> List[Tuple[str, ApiKey]]:
+    """The keys of a key file's JSON (``path`` names it in errors), checked: raises
+    ``ConfigurationError`` saying what is wrong, never naming a key."""
     if not isinstance(document, dict) or not document:
         raise ConfigurationError(
             f"API key file {path!r} must be a JSON object with at least one key, e.g. "

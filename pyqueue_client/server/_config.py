@@ -29,7 +29,8 @@ class ServerConfig:
     - ``host``, ``port``: where to listen; port 0 picks a free port (see ``QueueServer.url``).
     - ``data_dir``: the folder holding ``queues.db``, created if missing.
     - ``api_keys_file``: a JSON file of API keys in the existing PyQueue server's format. Without
-      one, a random admin key is generated at start-up, unless ``no_auth`` (loopback hosts only).
+      one, the keys are in ``data_dir``'s ``api_keys.json`` (mode 0600), which the first start
+      makes with a random admin key (printed once), unless ``no_auth`` (loopback hosts only).
     - ``tls_cert``, ``tls_key``: PEM files; both or neither.
     - ``cors_origins``: origins allowed to call from a browser (``"*"`` for any); none by default.
     - ``max_body_bytes``: larger request bodies get 413 without being read.

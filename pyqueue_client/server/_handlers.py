@@ -18,8 +18,11 @@ from .._rest import (
     API_KEY_HEADER,
     BATCH_LIMIT,
     ENDPOINTS,
+    FEATURES,
+    MESSAGE_NOT_FOUND,
     PAGE_SIZE,
     QUEUE_NAME_RULE,
+    RECEIVE_ATTEMPT_PARAM,
     choose_message_id,
     is_queue_name,
 )
@@ -27,6 +30,7 @@ from .._semantics import NewMessage, changed_attributes
 from .._times import Clock, format_time
 from .._types import DEFAULT_ATTRIBUTES, QueueAttributes
 from . import _shapes as shapes
+from ._attempts import MAX_ATTEMPT_ID, attempts_of
 from ._auth import PERMISSIONS, WILDCARD, ApiKey
 from ._params import (
     HttpError,
@@ -37,6 +41,7 @@ from ._params import (
     json_type,
     optional_int_param,
     optional_number_param,
+    options,
     text_param,
 )
 
@@ -55,7 +60,6 @@ MAX_QUEUE_CURSOR = 256
 #: a graceful stop never waits for a whole long poll (a new message still wakes it at once).
 HOLD_SLICE = 1.0
 
-_NOT_FOUND = "Message not found"
 #: Attribute changes are read, checked against the queue's attributes and written under this
 #: lock, so two changes at once cannot together break a rule that each one kept (a receive
 #: count limit left without its dead-letter queue).
@@ -112,7 +116,7 @@ def root(call: Context) -> JsonObject:
 def health(call: Context) -> JsonObject:
     """``GET /health``: the service and its storage are up (no key needed)."""
     _require_storage(call)
-    return {"status": "healthy", "service": "pyqueue-server"}
+    return {"status": "healthy", "service": "pyqueue-server", "features": list(FEATURES)}
 
 
 def api_health(call: Context) -> JsonObject:
@@ -265,32 +269,52 @@ def get_message(call: Context) -> JsonObject:
     item_id = call.params["id"]
     message = call.inspect().get_message(item_id)
     if message is None:
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return shapes.peeked(message, call.now())
 
 
-def receive_messages(call: Context) -> JsonObject:
-    """``POST /queues/{q}/messages/receive``: receive SQS-style (query parameters only).
+#: The options a receive takes, in its query string or its JSON body.
+_RECEIVE_OPTIONS = (
+    "max_messages",
+    "visibility_timeout",
+    "wait_time_seconds",
+    "delete_after_receive",
+    "only_new",
+    "consumer_id",
+    RECEIVE_ATTEMPT_PARAM,
+)
 
-    ``visibility_timeout`` and ``wait_time_seconds`` left out: the queue's attributes. When no
-    message is visible, the request is held until one comes or the wait is over.
+
+def receive_messages(call: Context) -> JsonObject:
+    """``POST /queues/{q}/messages/receive``: receive SQS-style.
+
+    The options come from the query string, a JSON object body, or both (an unknown option, or
+    one given twice with different values, is a 422). ``visibility_timeout`` and
+    ``wait_time_seconds`` left out: the queue's attributes. When no message is visible, the
+    request is held until one comes or the wait is over. A repeat of a receive with the same
+    ``receive_request_attempt_id`` answers the same messages and receipt handles (``_attempts``).
     """
-    max_messages = int_param(call.query, "max_messages", 10, 1, check.MAX_RECEIVE)
-    timeout = optional_number_param(
-        call.query, "visibility_timeout", 0, check.MAX_VISIBILITY_TIMEOUT
-    )
-    wait = optional_number_param(call.query, "wait_time_seconds", 0, check.MAX_WAIT)
-    delete = bool_param(call.query, "delete_after_receive")
-    only_new = bool_param(call.query, "only_new")
-    text_param(call.query, "consumer_id", MAX_CONSUMER_ID)
+    given = options(call.query, call.body, call.content_type, _RECEIVE_OPTIONS)
+    max_messages = int_param(given, "max_messages", 10, 1, check.MAX_RECEIVE)
+    timeout = optional_number_param(given, "visibility_timeout", 0, check.MAX_VISIBILITY_TIMEOUT)
+    wait = optional_number_param(given, "wait_time_seconds", 0, check.MAX_WAIT)
+    delete = bool_param(given, "delete_after_receive")
+    only_new = bool_param(given, "only_new")
+    text_param(given, "consumer_id", MAX_CONSUMER_ID)
+    attempt = text_param(given, RECEIVE_ATTEMPT_PARAM, MAX_ATTEMPT_ID)
     queue = call.open()
 
     def receive(wait_seconds: float) -> List[Delivery]:
         return queue.receive_messages(max_messages, timeout, delete, only_new, wait_seconds)
 
-    deliveries = _held(call, receive, wait)
-    messages = [shapes.received(d.message, d.invisible_until) for d in deliveries]
-    return shapes.envelope(messages, len(messages), 0, max_messages)
+    def serve() -> JsonObject:
+        deliveries = _held(call, receive, wait)
+        messages = [shapes.received(d.message, d.invisible_until) for d in deliveries]
+        return shapes.envelope(messages, len(messages), 0, max_messages)
+
+    if attempt is None:
+        return serve()
+    return attempts_of(call.store).answer(call.queue, attempt, serve)
 
 
 def _held(
@@ -331,7 +355,7 @@ def update_message(call: Context) -> JsonObject:
     body = check.body(_message_body(json_body(call.body, call.content_type)), "message_body")
     item_id = call.params["id"]
     if not call.inspect().update_message(item_id, body):
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return {"status": "success", "message": "Message updated"}
 
 
@@ -340,7 +364,7 @@ def delete_message(call: Context) -> JsonObject:
     handle = call.params["handle"]
     result = call.open().delete_messages([handle])
     if not result["Successful"]:
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return {"status": "success", "message": "Message deleted"}
 
 
@@ -368,7 +392,7 @@ def remove_message(call: Context) -> JsonObject:
     """``DELETE /queues/{q}/messages/by-id/{id}``: delete by id; 404 if absent."""
     item_id = call.params["id"]
     if not call.inspect().remove_message(item_id):
-        raise HttpError(404, _NOT_FOUND)
+        raise HttpError(404, MESSAGE_NOT_FOUND)
     return {"status": "success", "message": "Message deleted"}
 
 

@@ -42,8 +42,8 @@ from ._params import HttpError, Request, Response, error_response
 
 __all__ = ["MAX_HEADER_BYTES", "HttpServer"]
 
-_log = logging.getLogger("pyqueue_client.server")
-_access = logging.getLogger("pyqueue_client.server.access")
+_log = logging.getLogger(__package__)
+_access = logging.getLogger(f"{__package__}.access")
 
 #: The longest request line and header line accepted, and the most header lines (as the
 #: standard library's handler).

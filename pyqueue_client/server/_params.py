@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from email.message import Message
-from typing import Any, Dict, Mapping, NamedTuple, NoReturn, Optional
+from typing import Any, Collection, Dict, Mapping, NamedTuple, NoReturn, Optional
 from urllib.parse import unquote_to_bytes
 
 from .._rest import QUEUE_NAME_RULE, is_queue_name
@@ -27,6 +27,7 @@ __all__ = [
     "json_type",
     "optional_int_param",
     "optional_number_param",
+    "options",
     "parse_query",
     "path_value",
     "queue_name",
@@ -200,6 +201,48 @@ def text_param(query: Mapping[str, str], name: str, max_length: int) -> Optional
     if text is not None and not 1 <= len(text) <= max_length:
         _invalid(f"{name} must be 1 to {max_length} characters long")
     return text
+
+
+def options(
+    query: Mapping[str, str],
+    body: bytes,
+    content_type: Optional[str],
+    accepted: Collection[str],
+) -> Dict[str, str]:
+    """A route's options, from its query string and from a JSON object body, as query texts.
+
+    Nothing is ignored silently: a name outside ``accepted`` is a 422, and so is a name given in
+    both places with different values. In the body, booleans, numbers and strings are taken (a
+    null is as if absent).
+    """
+    found = dict(query)
+    if body:
+        for name, value in json_body(body, content_type).items():
+            if value is None:
+                continue
+            text = _option_text(name, value)
+            if found.get(name, text) != text:
+                _invalid(f"{name} is given twice, {echo(found[name])} and {echo(text)}")
+            found[name] = text
+    unknown = sorted(set(found) - set(accepted))
+    if unknown:
+        _invalid(
+            f"unknown parameter {echo(unknown[0])}: this route takes " + ", ".join(sorted(accepted))
+        )
+    return found
+
+
+def _option_text(name: str, value: object) -> str:
+    """A body option's value as the query string would spell it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.9f}".rstrip("0").rstrip(".")
+    if isinstance(value, str):
+        return value
+    _invalid(f"{name} must be a boolean, a number or a string, not {json_type(value)}")
 
 
 # -- request bodies ------------------------------------------------------------------------------

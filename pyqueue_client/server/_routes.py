@@ -7,13 +7,14 @@ and method both match wins; a path that matches only under other methods gets 40
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .._rest import ENDPOINTS, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND
 from . import _handlers as handlers
+from ._openapi import document
 from ._params import HttpError, JsonObject
 
-__all__ = ["ANY_KEY", "PUBLIC", "ROUTES", "Route", "match"]
+__all__ = ["ANY_KEY", "PUBLIC", "ROUTES", "ROUTES_BY_NAME", "Route", "match", "openapi_json"]
 
 #: Access of routes anyone may call.
 PUBLIC = "public"
@@ -32,11 +33,17 @@ class Route(NamedTuple):
     access: str
 
 
+def openapi_json(call: handlers.Context) -> JsonObject:
+    """``GET /openapi.json``: the OpenAPI 3.1 document of every route (no key needed)."""
+    return document(ROUTES_BY_NAME, PUBLIC, ANY_KEY)
+
+
 #: Endpoint name -> its handler and access; routes are tried in the order of ``ENDPOINTS``.
 _SERVED: Dict[str, Tuple[Handler, str]] = {
     "root": (handlers.root, PUBLIC),
     "health": (handlers.health, PUBLIC),
     "api_health": (handlers.api_health, PUBLIC),
+    "openapi": (openapi_json, PUBLIC),
     "list_queues": (handlers.list_queues, ANY_KEY),
     "auth_me": (handlers.auth_me, ANY_KEY),
     "auth_permissions": (handlers.auth_permissions, ANY_KEY),
@@ -60,10 +67,12 @@ _SERVED: Dict[str, Tuple[Handler, str]] = {
     "redrive": (handlers.redrive_messages, "manage"),
 }
 
-ROUTES: Tuple[Route, ...] = tuple(
-    Route(endpoint.method, endpoint.segments, *_SERVED[name])
+#: Every route by its endpoint's name, in the order they are tried.
+ROUTES_BY_NAME: Mapping[str, Route] = {
+    name: Route(endpoint.method, endpoint.segments, *_SERVED[name])
     for name, endpoint in ENDPOINTS.items()
-)
+}
+ROUTES: Tuple[Route, ...] = tuple(ROUTES_BY_NAME.values())
 
 
 def match(method: str, segments: Sequence[str]) -> Tuple[Route, Dict[str, str]]:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Optional, TextIO, Tuple, Type
 
 from .._errors import ConfigurationError
 from .._times import utc_now
+from . import _keys
 from ._app import App
 from ._auth import KeyRing
 from ._config import ServerConfig, checked
@@ -23,7 +24,7 @@ from ._store import open_store
 
 __all__ = ["QueueServer", "serve"]
 
-_log = logging.getLogger("pyqueue_client.server")
+_log = logging.getLogger(__package__)
 
 #: How often the accept loop and ``serve`` check for a stop request (a stop waits this long).
 _POLL_SECONDS = 0.05
@@ -137,7 +138,7 @@ def _key_ring(config: ServerConfig) -> Tuple[KeyRing, Optional[str]]:
         return KeyRing([], open_access=True), None
     if config.api_keys_file:
         return KeyRing.from_file(config.api_keys_file), None
-    return KeyRing.generated()
+    return _keys.load_or_create(config.data_dir)
 
 
 def _tls_context(config: ServerConfig) -> Optional[ssl.SSLContext]:
@@ -216,7 +217,7 @@ def _announce(server: QueueServer, out: TextIO) -> None:
 
 def _log_to_stderr(level: str) -> Callable[[], None]:
     """Send the server's log to stderr at ``level``; returns what undoes it."""
-    logger = logging.getLogger("pyqueue_client.server")
+    logger = logging.getLogger(__package__)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     previous = logger.level
