@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _logging_to_stderr(level: str) -> Iterator[None]:
     """The library's log on stderr at ``level`` while inside (the root logger is left alone)."""
-    logger = logging.getLogger("pyqueue_client")
+    logger = logging.getLogger(__package__)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     previous = logger.level

@@ -43,7 +43,7 @@ from ._types import ReceivedMessage
 
 __all__ = ["Handler", "Worker", "WorkerStats"]
 
-_log = logging.getLogger("pyqueue_client.worker")
+_log = logging.getLogger(f"{__package__}.worker")
 
 #: What a worker runs for each message; its return value is ignored, an exception is a failure.
 Handler = Callable[[ReceivedMessage], object]
