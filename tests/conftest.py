@@ -145,4 +145,15 @@ def child_env() -> Dict[str, str]:
     return env
 
 
+def uncovered_env() -> Dict[str, str]:
+    """Environment for child processes that run a copy of the package (a vendored copy, an
+    installed wheel): coverage is not started there, since it would count the copy's lines as
+    the package's and drown the checkout's own figures."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("COV_CORE_", "COVERAGE_"))
+    }
+
+
 PYTHON = sys.executable

@@ -19,7 +19,7 @@ from typing import Dict, List
 
 import pytest
 
-from .conftest import PROJECT_ROOT, PYTHON
+from .conftest import PROJECT_ROOT, PYTHON, uncovered_env
 
 README = Path(PROJECT_ROOT) / "README.md"
 MAKEFILE = Path(PROJECT_ROOT) / "Makefile"
@@ -38,7 +38,7 @@ def _run(args: List[str], cwd: Path, env: Dict[str, str]) -> str:
 
 def _clean_env() -> Dict[str, str]:
     """The environment without anything that would import the checkout."""
-    env = dict(os.environ)
+    env = uncovered_env()
     env.pop("PYTHONPATH", None)
     env.pop("QUEUE_FILE_PATH", None)
     return env

@@ -18,7 +18,7 @@ from typing import Optional
 
 import pytest
 
-from .conftest import PROJECT_ROOT, PYTHON, child_env
+from .conftest import PROJECT_ROOT, PYTHON, uncovered_env
 
 #: Installed first in the child: a top-level ``pyqueue_client`` cannot be imported there.
 _BLOCK_TOP_LEVEL = """
@@ -124,7 +124,7 @@ def apps(tmp_path: Path) -> Path:
 
 def _run(folder: Path, *args: str, cwd: Optional[Path] = None) -> str:
     """Run Python with ``args``, ``folder`` (the apps) on its path, and not the checkout."""
-    env = child_env()
+    env = uncovered_env()
     env["PYTHONPATH"] = str(folder)
     done = subprocess.run(
         [PYTHON, *args],
