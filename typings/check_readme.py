@@ -1,10 +1,11 @@
-"""Every example in the README, as a user would paste it, type-checks.
+"""Every example of the README and of ``docs/examples.md``, as a user would paste it, type-checks.
 
-The calls are kept as written (only their layout follows the project's formatter); the additions
-are the function wrappers (so nothing runs on import), annotations on the README's own helper
-functions (``--strict`` wants them), ``print`` of results the README only looks at, and ``queue``
-as a parameter where a snippet continues an earlier one or builds its queue with the same
-keywords as an earlier one.
+``docs/examples.md`` holds the examples of the 1.2.x README, the user contract; the README adds
+its consumer loop. The calls are kept as written (only their layout follows the project's
+formatter); the additions are the function wrappers (so nothing runs on import), annotations on
+the examples' own helper functions (``--strict`` wants them), ``print`` of results the examples
+only look at, and ``queue`` as a parameter where a snippet continues an earlier one or builds its
+queue with the same keywords as an earlier one.
 """
 
 import logging
@@ -43,6 +44,31 @@ def quick_start_remote() -> None:
     queue.add_message({"task": "process_order", "order_id": 12345})
     messages = queue.receive_messages(max_messages=10, visibility_timeout=60)
     print(messages)
+
+
+def consumer_loop() -> None:
+    """The README's consumer loop."""
+    queue = PyQueue(queue_type="sqlite", queue_file="queue.db", queue_name="emails")
+
+    def process_message(message_body: MessageBody) -> bool:
+        print(f"Processing: {message_body}")  # your work; return False (or raise) to retry later
+        return True
+
+    while True:
+        try:
+            # up to 5 messages, hidden from other consumers for 60 s; waits up to 20 s for one
+            messages = queue.receive_messages(
+                max_messages=5, visibility_timeout=60, wait_time_seconds=20
+            )
+            for msg in messages:
+                try:
+                    if process_message(msg["message_body"]):
+                        queue.delete_message(msg["ReceiptHandle"])  # done: never delivered again
+                except Exception as e:
+                    print(f"Error processing {msg['Id']}: {e}")  # delivered again after 60 s
+        except KeyboardInterrupt:
+            print("Shutting down consumer...")
+            break
 
 
 def adding_messages(queue: PyQueue) -> None:
