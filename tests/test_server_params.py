@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import select
+import socket
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -21,6 +22,7 @@ import pytest
 from pyqueue_client._transport import rest_calls
 from pyqueue_client.server import QueueServer
 from pyqueue_client.server import _http_server as http_server
+from pyqueue_client.server._http_server import _DeadlineReader, _Late
 from pyqueue_client.server._params import HttpError
 from pyqueue_client.server._routes import ROUTES_BY_NAME, Route, match
 
@@ -344,3 +346,19 @@ def test_the_time_a_body_has() -> None:
     assert http_server.body_seconds(0, 10.0) == 10.0
     # The default body limit, 256 KiB, at the minimum rate of 4 KiB/s.
     assert http_server.body_seconds(256 * 1024, 10.0) == 74.0
+
+
+def test_a_read_cut_short_by_the_deadline_is_late_not_silent() -> None:
+    """A read that the deadline shortened reports the deadline; one that waited the whole
+    socket timeout reports silence (answered "sent nothing for too long")."""
+    left, right = socket.socketpair()
+    with left, right:
+        reader = _DeadlineReader(left, timeout=0.05)
+        buffer = bytearray(10)
+        with pytest.raises(socket.timeout) as silent:
+            reader.readinto(buffer)
+        assert not isinstance(silent.value, _Late)
+        reader.timeout = 60.0
+        reader.deadline = time.monotonic() + 0.05
+        with pytest.raises(_Late):
+            reader.readinto(buffer)
