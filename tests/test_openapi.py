@@ -15,9 +15,8 @@ from urllib.parse import unquote
 import pytest
 
 from pyqueue_client._rest import ENDPOINTS
-from pyqueue_client.server import _app
 from pyqueue_client.server import _openapi as openapi
-from pyqueue_client.server._handlers import _RECEIVE_OPTIONS
+from pyqueue_client.server import _params
 from pyqueue_client.server._params import parse_query
 from pyqueue_client.server._routes import ANY_KEY, PUBLIC, ROUTES, ROUTES_BY_NAME, match
 
@@ -68,10 +67,10 @@ def test_every_route_is_in_it_with_who_may_call_it(spec: Dict[str, Any]) -> None
     assert spec["paths"]["/openapi.json"]["get"]["security"] == []
 
 
-def test_the_receive_options_are_the_handlers(spec: Dict[str, Any]) -> None:
+def test_the_receive_options_are_the_routes(spec: Dict[str, Any]) -> None:
     receive = spec["paths"]["/api/v1/queues/{queue}/messages/receive"]["post"]
     documented = {p["name"] for p in receive["parameters"] if p["in"] == "query"}
-    assert documented == set(_RECEIVE_OPTIONS)
+    assert documented == ROUTES_BY_NAME["receive"].query
     assert receive["requestBody"]["required"] is False
 
 
@@ -128,7 +127,7 @@ def test_the_rest_reference_shows_every_route_and_its_examples_run(
         return queries[-1]
 
     # Every query parameter a handler looks for must be in the document.
-    monkeypatch.setattr(_app, "parse_query", recorded)
+    monkeypatch.setattr(_params, "parse_query", recorded)
     read: Dict[str, Set[str]] = {}
     with running(config(tmp_path)) as server, PlainClient(server.url, key=ADMIN_KEY) as client:
         for line in lines:

@@ -2,7 +2,8 @@
 
 The order of checks is the order of the answers a client can get: 400 for a path that is not
 UTF-8, 404/405 for an unknown route, 401 for a missing or wrong key, 422 for a bad queue name
-(before storage is touched), 403 for a missing permission, then the handler's own 415/422/404.
+(before storage is touched), 403 for a missing permission, 422 for a query parameter the route
+does not read or a body sent to a route that reads none, then the handler's own 415/422/404.
 Anything unexpected is logged here with its traceback and answered with a bare 500. The
 dashboard's paths and ``/metrics`` (``_dashboard``) are answered before the routing table, and
 every answer is counted for ``/metrics`` and the dashboard's throughput chart (``_metrics``).
@@ -33,9 +34,9 @@ from ._params import (
     Request,
     Response,
     error_response,
-    parse_query,
     path_value,
     queue_name,
+    route_query,
 )
 from ._routes import PUBLIC, ROUTES, match
 
@@ -136,11 +137,13 @@ class App:
                 403,
                 f"Access denied: {route.access} permission required for queue '{params['queue']}'",
             )
+        query = route_query(raw_query, request.body, route.query, route.takes_body)
         if self.queues is not None:
             self.queues.admit(route, params)
         context = Context(
             params,
-            parse_query(raw_query),
+            query,
+            route.query,
             request.body,
             request.headers.get("Content-Type"),
             key,

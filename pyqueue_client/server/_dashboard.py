@@ -10,6 +10,7 @@
 - ``GET /api/v1/overview`` (any valid key): every queue the key may use, with its counts, its
   oldest message's age and its dead letters, and the throughput of the last 15 minutes, in one
   answer (four statements, however many queues). ``?queue=name`` narrows it to one queue.
+- As on the API's routes, a query parameter a path does not read, or a request body, is a 422.
 - ``GET /metrics``: Prometheus text format, for any valid key (or anyone with
   ``metrics_public``); queue gauges cover the queues the key may use.
 """
@@ -28,7 +29,7 @@ from .._types import QueueAttributes
 from ._auth import WILDCARD, ApiKey
 from ._handlers import queue_names_for
 from ._metrics import WINDOW_SECONDS, Call, Monitor, QueueGauges, render
-from ._params import HttpError, JsonObject, Request, Response, parse_query, queue_name
+from ._params import HttpError, JsonObject, Request, Response, queue_name, route_query
 
 __all__ = ["ASSET_PREFIX", "METRICS_PATH", "OVERVIEW_PATH", "Dashboard", "QueueStats"]
 
@@ -102,6 +103,7 @@ class Dashboard:
             if request.method != "GET" or not _wants_html(request.headers):
                 return None
             call.label = "/ (dashboard)"
+            route_query(raw_query, request.body, (), False)
             return self._file("index.html")
         if path.startswith(ASSET_PREFIX):
             call.label = ASSET_PREFIX + "{file}"
@@ -109,16 +111,20 @@ class Dashboard:
             name = path[len(ASSET_PREFIX) :]
             if name not in self._files:
                 raise HttpError(404, "Not Found")
+            route_query(raw_query, request.body, (), False)
             return self._file(name)
         if path == METRICS_PATH:
             call.label = METRICS_PATH
             _only_get(request)
-            return self._metrics(authenticate)
+            key = None if self.metrics_public else authenticate()
+            route_query(raw_query, request.body, (), False)
+            return self._metrics(key)
         if path == OVERVIEW_PATH:
             call.label = OVERVIEW_PATH
             _only_get(request)
             key = authenticate()
-            return Response(200, self.overview(key, parse_query(raw_query).get("queue")), {})
+            query = route_query(raw_query, request.body, ("queue",), False)
+            return Response(200, self.overview(key, query.get("queue")), {})
         return None
 
     def _file(self, name: str) -> Response:
@@ -160,12 +166,9 @@ class Dashboard:
 
     # -- /metrics -------------------------------------------------------------------------------
 
-    def _metrics(self, authenticate: Callable[[], ApiKey]) -> Response:
-        if self.metrics_public:
-            names: Optional[List[str]] = None
-        else:
-            key = authenticate()
-            names = _usable(key, self.store)
+    def _metrics(self, key: Optional[ApiKey]) -> Response:
+        """The Prometheus page: the queues ``key`` may use (every queue when None)."""
+        names = None if key is None else _usable(key, self.store)
         store = self.store
         if not isinstance(store, QueueStats):
             raise HttpError(501, "this server's storage cannot summarize its queues")

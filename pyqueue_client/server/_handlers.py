@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence
 
 from .. import _validation as check
 from .._contract import Delivery, Inspectable, QueueCore, Store
@@ -71,6 +71,8 @@ class Context(NamedTuple):
 
     params: Mapping[str, str]
     query: Mapping[str, str]
+    #: The query parameters the route reads (and a receive's options in its body).
+    accepted: FrozenSet[str]
     body: bytes
     content_type: Optional[str]
     key: ApiKey
@@ -273,18 +275,6 @@ def get_message(call: Context) -> JsonObject:
     return shapes.peeked(message, call.now())
 
 
-#: The options a receive takes, in its query string or its JSON body.
-_RECEIVE_OPTIONS = (
-    "max_messages",
-    "visibility_timeout",
-    "wait_time_seconds",
-    "delete_after_receive",
-    "only_new",
-    "consumer_id",
-    RECEIVE_ATTEMPT_PARAM,
-)
-
-
 def receive_messages(call: Context) -> JsonObject:
     """``POST /queues/{q}/messages/receive``: receive SQS-style.
 
@@ -294,7 +284,7 @@ def receive_messages(call: Context) -> JsonObject:
     request is held until one comes or the wait is over. A repeat of a receive with the same
     ``receive_request_attempt_id`` answers the same messages and receipt handles (``_attempts``).
     """
-    given = options(call.query, call.body, call.content_type, _RECEIVE_OPTIONS)
+    given = options(call.query, call.body, call.content_type, call.accepted)
     max_messages = int_param(given, "max_messages", 10, 1, check.MAX_RECEIVE)
     timeout = optional_number_param(given, "visibility_timeout", 0, check.MAX_VISIBILITY_TIMEOUT)
     wait = optional_number_param(given, "wait_time_seconds", 0, check.MAX_WAIT)

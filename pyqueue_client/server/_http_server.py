@@ -6,11 +6,11 @@ server facing untrusted clients needs around it:
 - request bodies framed by ``Content-Length`` only, refused with 413 from the header alone when
   over the limit (a refused body is then read and dropped for a bounded time, so the client can
   read the answer before the connection closes);
-- a socket timeout on every read, and a deadline for each whole request head (a client
-  trickling a byte at a time is dropped all the same); a cap on open connections where a new
-  connection pushes out the oldest one still waiting for a request from a client that never sent
-  a valid key, so idle and slow connections cannot shut real clients out; TLS handshakes on the
-  connection's own thread (a slow client never holds up ``accept``);
+- a socket timeout on every read, a deadline for each whole request head and one for each whole
+  body (a client trickling a byte at a time is dropped all the same); a cap on open connections
+  where a new connection pushes out the oldest one still waiting for a request from a client
+  that never sent a valid key, so idle and slow connections cannot shut real clients out; TLS
+  handshakes on the connection's own thread (a slow client never holds up ``accept``);
 - a cap on the whole header block (431), and HTTP/0.9 requests answered 400 at once;
 - every answer JSON with ``Content-Length``, including the standard library's own errors;
 - a graceful stop: idle keep-alive connections are closed at once, a request in flight finishes
@@ -40,7 +40,7 @@ from ._app import App, Caller, loggable_path
 from ._config import ServerConfig
 from ._params import HttpError, Request, Response, error_response
 
-__all__ = ["MAX_HEADER_BYTES", "HttpServer"]
+__all__ = ["MAX_HEADER_BYTES", "MIN_BODY_RATE", "HttpServer", "body_seconds"]
 
 _log = logging.getLogger(__package__)
 _access = logging.getLogger(f"{__package__}.access")
@@ -53,6 +53,10 @@ _MAX_HEADERS = 100
 #: The most bytes of header lines one request may send (431 beyond): per-line and per-count
 #: limits alone would let one request hold 6.4 MB of the server's memory.
 MAX_HEADER_BYTES = 64 * 1024
+#: The slowest a request body may arrive, in bytes a second, beyond the ``head_timeout`` every
+#: body gets: 4 KiB/s (32 kbit/s) lets the default 256 KiB limit through a poor mobile link in
+#: 74 s, while a client trickling a byte a second is dropped once its body's time is up.
+MIN_BODY_RATE = 4096
 #: The most empty lines skipped before a request line (RFC 9112 asks to ignore at least one).
 _MAX_LEADING_BLANK_LINES = 8
 _BLANK_LINES = (b"\r\n", b"\n")
@@ -78,6 +82,16 @@ _TLS_REFUSAL_SECONDS = 2.0
 
 class _ClientGone(Exception):
     """The client closed the connection in the middle of a request."""
+
+
+class _Late(socket.timeout):
+    """The reader's deadline passed: the request head or body took too long as a whole."""
+
+
+def body_seconds(length: int, head_timeout: float) -> float:
+    """The time a body of ``length`` bytes has to arrive whole, from the end of its head:
+    ``head_timeout`` plus ``length`` at :data:`MIN_BODY_RATE`."""
+    return head_timeout + length / MIN_BODY_RATE
 
 
 class _BadHeaders(Exception):
@@ -309,7 +323,8 @@ class _DeadlineReader(io.RawIOBase):
     """The connection's bytes, each read waiting at most ``timeout`` and never past ``deadline``.
 
     A socket timeout alone bounds each read, so a client sending a byte every few seconds could
-    hold a request head open for ever; the deadline bounds the whole head.
+    hold a request head or body open for ever; the deadline bounds the whole head, then the
+    whole body.
     """
 
     def __init__(self, connection: socket.socket, timeout: float) -> None:
@@ -330,12 +345,17 @@ class _DeadlineReader(io.RawIOBase):
         if self.deadline is not None:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("the request head took too long")
+                raise _Late("the deadline passed")
             timeout = min(timeout, left)
         if timeout != self._applied:
             self._connection.settimeout(timeout)
             self._applied = timeout
-        return self._connection.recv_into(buffer)
+        try:
+            return self._connection.recv_into(buffer)
+        except socket.timeout:
+            if timeout < self.timeout:
+                raise _Late("the deadline passed") from None
+            raise
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -408,7 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not self.parse_request():
             return  # parse_request answered
-        self._reader.deadline = None  # the head is in: the body's reads have the socket timeout
+        self._reader.deadline = None  # the head is in: the body has a deadline of its own
         try:
             self._respond(self._answer())
         except socket.timeout:
@@ -509,7 +529,10 @@ class _Handler(BaseHTTPRequestHandler):
         return response
 
     def _read_body(self) -> bytes:
-        """The whole body, framed by Content-Length and within the limit; else ``HttpError``."""
+        """The whole body, framed by Content-Length and within the limit; else ``HttpError``.
+
+        It must arrive within :func:`body_seconds` of the head's end (408 otherwise).
+        """
         if self.headers.get("Transfer-Encoding") is not None:
             self._refuse_body(_DRAIN_BYTES)
             raise HttpError(411, "send the body with a Content-Length header, not chunked")
@@ -517,7 +540,17 @@ class _Handler(BaseHTTPRequestHandler):
         if declared > self.server.config.max_body_bytes:
             self._refuse_body(declared)
             raise self._too_large()
-        body = self.rfile.read(declared)
+        seconds = body_seconds(declared, self.server.config.head_timeout)
+        self._reader.deadline = time.monotonic() + seconds
+        try:
+            body = self.rfile.read(declared)
+        except _Late:
+            self.close_connection = True  # the rest of the body is not waited for
+            raise HttpError(
+                408, f"the request body ({declared} bytes) did not arrive within {seconds:.1f} s"
+            ) from None
+        finally:
+            self._reader.deadline = None
         if len(body) < declared:
             raise _ClientGone("closed in the middle of the request body")
         return body

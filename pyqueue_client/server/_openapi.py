@@ -3,8 +3,9 @@
 Paths, methods, path parameters, who may call (public, any key, or a queue permission) and each
 operation's summary come from the routes themselves (``_routes``, built from ``_rest.ENDPOINTS``,
 and their handlers' docstrings), so a route cannot be missing from the document. What a handler
-reads beyond its path (query parameters, a JSON body) is listed here per endpoint (the tests
-compare the receive options with the handler's own list).
+reads beyond its path (query parameters, a JSON body) is listed here per endpoint, and nowhere
+else: the route table takes it from here, and the server refuses (422) any other query parameter
+and a body sent to a route that reads none, so what the document says is what the server checks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import __version__
 from .._rest import API_KEY_HEADER, PAGE_SIZE, RECEIVE_ATTEMPT_PARAM
+from ._params import UNREAD_QUERY_PARAM
 
 if TYPE_CHECKING:
     from ._routes import Route
@@ -136,7 +138,13 @@ def document(routes: Mapping[str, Route], public: str, any_key: str) -> _JsonObj
         "info": {
             "title": "PyQueue server",
             "version": __version__,
-            "description": "Message queues with Amazon-SQS semantics over HTTP (pyqueue serve).",
+            "description": (
+                "Message queues with Amazon-SQS semantics over HTTP (pyqueue serve). A query "
+                "parameter a route does not list, or a body sent to a route without one, is "
+                f"refused with 422. The key travels in the {API_KEY_HEADER} header only: an "
+                f"`{UNREAD_QUERY_PARAM}` query parameter is never read (alone, it gets 401) and "
+                "is let through on every route, as the existing PyQueue server lets it through."
+            ),
         },
         "paths": paths,
         "components": {

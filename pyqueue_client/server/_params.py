@@ -15,6 +15,7 @@ from urllib.parse import unquote_to_bytes
 from .._rest import QUEUE_NAME_RULE, is_queue_name
 
 __all__ = [
+    "UNREAD_QUERY_PARAM",
     "HttpError",
     "JsonObject",
     "Request",
@@ -31,6 +32,7 @@ __all__ = [
     "parse_query",
     "path_value",
     "queue_name",
+    "route_query",
     "text_param",
 ]
 
@@ -39,6 +41,11 @@ JsonObject = Dict[str, Any]
 
 #: A query string with more parameters than this is refused (no endpoint takes more than seven).
 MAX_QUERY_FIELDS = 32
+#: The one query parameter no route reads and every route lets through. The key travels in the
+#: ``X-API-Key`` header only: a key in the query string alone gets 401 (never authenticates),
+#: and beside a valid header it changes nothing, as on the existing server, so a client that
+#: sends both keeps working.
+UNREAD_QUERY_PARAM = "api_key"
 
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
 _NUMBER = re.compile(r"-?([0-9]{1,15}(\.[0-9]{0,9})?|\.[0-9]{1,9})")
@@ -137,6 +144,33 @@ def _query_text(text: str) -> str:
         raise HttpError(422, "query string is not valid UTF-8 once percent-decoded") from None
 
 
+def route_query(
+    raw: str, body: bytes, accepted: Collection[str], takes_body: bool
+) -> Dict[str, str]:
+    """A request's query string, checked against its route: the parameters it reads are
+    ``accepted`` and it reads a body if ``takes_body``; 422 for anything else sent.
+
+    :data:`UNREAD_QUERY_PARAM` is let through and left out.
+    """
+    query = parse_query(raw)
+    query.pop(UNREAD_QUERY_PARAM, None)
+    _refuse_unknown(query, accepted)
+    if body and not takes_body:
+        instead = f"; its parameters go in the query string: {', '.join(sorted(accepted))}"
+        _invalid(f"this route takes no request body{instead if accepted else ''}")
+    return query
+
+
+def _refuse_unknown(given: Collection[str], accepted: Collection[str]) -> None:
+    """422 naming each of ``given`` outside ``accepted`` and listing those ``accepted``."""
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        names = ", ".join(echo(name) for name in unknown)
+        takes = ", ".join(sorted(accepted)) if accepted else "no query parameters"
+        plural = "s" if len(unknown) > 1 else ""
+        _invalid(f"unknown parameter{plural} {names}: this route takes {takes}")
+
+
 def int_param(
     query: Mapping[str, str], name: str, default: int, low: int, high: Optional[int] = None
 ) -> int:
@@ -224,11 +258,7 @@ def options(
             if found.get(name, text) != text:
                 _invalid(f"{name} is given twice, {echo(found[name])} and {echo(text)}")
             found[name] = text
-    unknown = sorted(set(found) - set(accepted))
-    if unknown:
-        _invalid(
-            f"unknown parameter {echo(unknown[0])}: this route takes " + ", ".join(sorted(accepted))
-        )
+    _refuse_unknown(found, accepted)
     return found
 
 

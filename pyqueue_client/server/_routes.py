@@ -3,15 +3,30 @@
 A pattern is the endpoint's tuple of path segments; ``{name}`` segments capture one non-empty,
 percent-decoded segment (so an encoded ``/`` stays inside a value). The first route whose pattern
 and method both match wins; a path that matches only under other methods gets 405 with ``Allow``.
+
+What a route reads beyond its path comes from ``_openapi``'s tables (``QUERY_PARAMETERS``,
+``BODIES``), which the OpenAPI document is made from too: the application refuses (422) any other
+query parameter, and a body sent to a route that reads none, so the document and the check
+cannot drift apart.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from .._rest import ENDPOINTS, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND
 from . import _handlers as handlers
-from ._openapi import document
+from ._openapi import BODIES, QUERY_PARAMETERS, document
 from ._params import HttpError, JsonObject
 
 __all__ = ["ANY_KEY", "PUBLIC", "ROUTES", "ROUTES_BY_NAME", "Route", "match", "openapi_json"]
@@ -31,6 +46,10 @@ class Route(NamedTuple):
     pattern: Tuple[str, ...]
     handler: Handler
     access: str
+    #: The query parameters the route reads; any other is refused.
+    query: FrozenSet[str] = frozenset()
+    #: Whether the route reads a JSON body; a body sent to a route that reads none is refused.
+    takes_body: bool = False
 
 
 def openapi_json(call: handlers.Context) -> JsonObject:
@@ -69,7 +88,13 @@ _SERVED: Dict[str, Tuple[Handler, str]] = {
 
 #: Every route by its endpoint's name, in the order they are tried.
 ROUTES_BY_NAME: Mapping[str, Route] = {
-    name: Route(endpoint.method, endpoint.segments, *_SERVED[name])
+    name: Route(
+        endpoint.method,
+        endpoint.segments,
+        *_SERVED[name],
+        query=frozenset(parameter[0] for parameter in QUERY_PARAMETERS.get(name, ())),
+        takes_body=name in BODIES,
+    )
     for name, endpoint in ENDPOINTS.items()
 }
 ROUTES: Tuple[Route, ...] = tuple(ROUTES_BY_NAME.values())
