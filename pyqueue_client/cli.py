@@ -143,7 +143,8 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=_seconds,
         default=defaults.head_timeout,
         metavar="S",
-        help="seconds a client has to send a whole request head (default: %(default)s)",
+        help="seconds a client has to send a whole request head; a body gets as long again "
+        "plus 1 s per 4 KiB (default: %(default)s)",
     )
     add(
         "--max-connections",

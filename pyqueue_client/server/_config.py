@@ -37,7 +37,8 @@ class ServerConfig:
     - ``socket_timeout``: seconds a client may stay silent mid-request or idle between requests.
     - ``head_timeout``: seconds a client has to send a whole request head (line and headers),
       counted from its first byte, or from the connection's opening for its first request. A
-      client that takes longer is dropped, however often it sends a little.
+      client that takes longer is dropped, however often it sends a little. A body then has
+      ``head_timeout`` plus one second per 4 KiB it announces (408 when later).
     - ``max_connections``: open connections beyond this are answered 503 and closed. A
       long-polling receive holds its connection (and its thread) while it waits, so this also
       bounds how many consumers can wait at once. When every slot is taken, a new connection
