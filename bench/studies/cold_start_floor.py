@@ -20,9 +20,11 @@ once, in turns, so the machine's load falls on all alike; the medians count:
 
 ::
 
-    .venv/bin/python bench/studies/cold_start_floor.py [--runs 20] [--output FILE]
+    .venv/bin/python bench/studies/cold_start_floor.py [--runs 20] [--instructions] [--output FILE]
 
 It prints a Markdown table; ``--output`` also writes it with the date, the command and the load.
+Wall times on a shared machine move with its load; ``--instructions`` adds what does not: each
+row's instructions, counted once by valgrind's callgrind (which must be installed).
 Not part of ``make bench``.
 """
 
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 #: The floor's imports, as a one-line program (the interpreter's own modules aside).
 FLOOR_IMPORTS = "import hashlib, hmac, http.client, json, datetime"
+#: The rows the others are compared with.
+PASS, BOTO3_PASS = "`python -c pass`", "boto3: `python -c pass`"
+BOTO3_COLD = "boto3: cold start as the suite runs it"
 
 
 # -- the floor call -----------------------------------------------------------------------------
@@ -123,7 +128,7 @@ def _rows(
     worker = os.path.join(_bench_dir(), "_sqs_worker.py")
     call_args = [moto_url, queue_url, key, secret]
     rows = [
-        ("`python -c pass`", [bare_python, "-c", "pass"], False),
+        (PASS, [bare_python, "-c", "pass"], False),
         (
             f'floor imports (`python -c "{FLOOR_IMPORTS}"`)',
             [bare_python, "-c", FLOOR_IMPORTS],
@@ -146,23 +151,29 @@ def _rows(
         ),
     ]
     if boto3_python:
-        rows.append(("boto3: `python -c pass`", [boto3_python, "-c", "pass"], True))
+        rows.append((BOTO3_PASS, [boto3_python, "-c", "pass"], True))
         boto3_cold = [boto3_python, worker, "boto3", "cold", *call_args, "0"]
-        rows.append(("boto3: cold start as the suite runs it", boto3_cold, True))
+        rows.append((BOTO3_COLD, boto3_cold, True))
     return rows
 
 
-def _measure(rows: Sequence[Tuple[str, List[str], bool]], runs: int) -> Dict[str, float]:
-    """Median whole-process ms of each row, the rows taking turns in every round."""
+def _environments() -> Tuple[Dict[str, str], Dict[str, str]]:
+    """The suite's environments: ours (this checkout on ``PYTHONPATH``), then boto3's."""
     import os  # harness only
-    import statistics
-    import subprocess
-    import time
 
     sys.path[:0] = [_bench_dir()]
     from _runner import worker_env
 
-    ours_env, boto3_env = worker_env(os.path.dirname(_bench_dir())), worker_env(None)
+    return worker_env(os.path.dirname(_bench_dir())), worker_env(None)
+
+
+def _measure(rows: Sequence[Tuple[str, List[str], bool]], runs: int) -> Dict[str, float]:
+    """Median whole-process ms of each row, the rows taking turns in every round."""
+    import statistics  # harness only
+    import subprocess
+    import time
+
+    ours_env, boto3_env = _environments()
     times: Dict[str, List[float]] = {label: [] for label, _, _ in rows}
     for _ in range(runs):
         for label, command, in_boto3 in rows:
@@ -173,16 +184,49 @@ def _measure(rows: Sequence[Tuple[str, List[str], bool]], runs: int) -> Dict[str
     return {label: statistics.median(values) for label, values in times.items()}
 
 
-def render(medians: Dict[str, float]) -> str:
-    """The Markdown table: each row's median ms and its cost above the bare interpreter."""
+def _instructions(rows: Sequence[Tuple[str, List[str], bool]]) -> Dict[str, float]:
+    """Millions of instructions each row's process runs, counted by valgrind's callgrind: the
+    same on an idle machine and a loaded one, so a change shows up however busy the machine."""
+    import re  # harness only
+    import subprocess
+
+    ours_env, boto3_env = _environments()
+    counts: Dict[str, float] = {}
+    for label, command, in_boto3 in rows:
+        counter = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        done = subprocess.run(
+            counter + command,
+            env=boto3_env if in_boto3 else ours_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            raise RuntimeError(f"callgrind counted nothing for {label}: {done.stderr[-500:]}")
+        counts[label] = int(found.group(1)) / 1e6
+    return counts
+
+
+def render(medians: Dict[str, float], instructions: Optional[Dict[str, float]] = None) -> str:
+    """The Markdown table: each row's median ms, its cost above its bare interpreter and its
+    share of boto3's cold start; with the instruction counts, if any, likewise."""
     sys.path[:0] = [_bench_dir()]
     from _report import markdown_table
 
-    bare = medians["`python -c pass`"]
-    table = [["process (whole, from outside)", "median ms", "above `python -c pass`"]]
+    header = ["process (whole, from outside)", "median ms", "above `python -c pass`"]
+    boto3_cold = medians.get(BOTO3_COLD)
+    header += ["/ boto3 cold start"] if boto3_cold else []
+    header += ["M instructions", "/ boto3 cold start"] if instructions else []
+    table = [header]
     for label, ms in medians.items():
-        base = medians.get("boto3: `python -c pass`", bare) if label.startswith("boto3") else bare
-        table.append([label, f"{ms:.0f}", f"{ms - base:+.0f}"])
+        base = BOTO3_PASS if label.startswith("boto3") else PASS
+        row = [label, f"{ms:.0f}", f"{ms - medians[base]:+.0f}"]
+        row += [f"{ms / boto3_cold:.2f}"] if boto3_cold else []
+        if instructions:
+            count, peer = instructions[label], instructions.get(BOTO3_COLD)
+            row += [f"{count:.0f}", f"{count / peer:.2f}" if peer else "-"]
+        table.append(row)
     return markdown_table(table)
 
 
@@ -206,6 +250,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=20, help="processes per row; medians count")
     parser.add_argument("--output", help="also write the table here, with the date and command")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each row's instructions once, with valgrind's callgrind",
+    )
     args = parser.parse_args(words)
     bench = _bench_dir()
     sys.path[:0] = [os.path.dirname(bench), bench]
@@ -226,6 +275,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     python, why = moto_python()
     if python is None:
         raise RuntimeError(f"this study needs moto's server: {why}")
+    import compileall
+
+    # As the suite does: where PYTHONDONTWRITEBYTECODE is set, every process would compile anew.
+    compileall.compile_dir(os.path.join(os.path.dirname(bench), "pyqueue_client"), quiet=1)
     before = machine_facts()
     moto = start_moto(python)
     try:
@@ -249,7 +302,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             keys.secret_key,
         )
         log(f"cold-start floor: {len(rows)} rows, {args.runs} runs each")
-        table = render(_measure(rows, args.runs))
+        medians = _measure(rows, args.runs)
+        table = render(medians, _instructions(rows) if args.instructions else None)
     finally:
         stop_moto(moto.process)
     after = machine_facts()
