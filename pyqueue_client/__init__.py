@@ -88,7 +88,7 @@ _FROM_WORKER = ("Worker", "WorkerStats")
 
 # Hidden from type checkers: a module-level __getattr__ would make them accept any name as an
 # attribute of the package; they see Worker and WorkerStats through the import above instead.
-if not TYPE_CHECKING:
+if not TYPE_CHECKING:  # pragma: no branch - false only for type checkers
 
     def __getattr__(name: str) -> object:
         """``pyqueue_client.Worker`` and ``from pyqueue_client import Worker`` (and
