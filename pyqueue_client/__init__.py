@@ -9,6 +9,7 @@
 """
 
 import logging
+from typing import TYPE_CHECKING, List
 
 from ._errors import (
     AuthenticationError,
@@ -39,7 +40,9 @@ from ._types import (
     ReceivedMessage,
     StoredMessage,
 )
-from ._worker import Worker, WorkerStats
+
+if TYPE_CHECKING:
+    from ._worker import Worker, WorkerStats
 
 __all__ = [
     "QUEUE_FILE_PATH",
@@ -77,3 +80,29 @@ __all__ = [
 __version__ = "2.0.0.dev1"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+#: Public names imported on first use, not with the package (PEP 562): a program that only
+#: sends and receives (a cold start, a short script) never pays for the worker's imports.
+_FROM_WORKER = ("Worker", "WorkerStats")
+
+
+# Hidden from type checkers: a module-level __getattr__ would make them accept any name as an
+# attribute of the package; they see Worker and WorkerStats through the import above instead.
+if not TYPE_CHECKING:  # pragma: no branch - false only for type checkers
+
+    def __getattr__(name: str) -> object:
+        """``pyqueue_client.Worker`` and ``from pyqueue_client import Worker`` (and
+        ``WorkerStats``) import the worker's module on first use."""
+        if name not in _FROM_WORKER:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        # relative, so that a vendored copy imports its own worker
+        from . import _worker  # noqa: PLC0415 - the point: only on first use
+
+        value = getattr(_worker, name)
+        globals()[name] = value  # later look-ups find it without coming here
+        return value
+
+
+def __dir__() -> List[str]:
+    """The module's names, the lazily imported ones included."""
+    return sorted(set(globals()) | set(_FROM_WORKER))

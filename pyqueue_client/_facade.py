@@ -7,7 +7,6 @@ module in ``_backends`` and one line in ``_BACKENDS`` below.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from types import TracebackType
@@ -370,6 +369,8 @@ class PyQueue:
         For a memory queue this is the only way to reach its dead-letter queue. Closing either
         closes the store of both.
         """
+        import copy  # noqa: PLC0415 - rarely needed: only dead-letter and sibling queues
+
         other = copy.copy(self)
         other._queue = self._store.open_queue(name)
         other._name = name

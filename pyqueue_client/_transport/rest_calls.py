@@ -12,7 +12,6 @@ fields differently; :data:`WIRE_KEYS` is the one table that maps their names to 
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -489,6 +488,8 @@ def _is_web_page(body: bytes) -> bool:
 
 def _page_summary(body: bytes) -> str:
     """An HTML page in a few words: its title, never the whole page."""
+    import html  # noqa: PLC0415 - only for an error page, and slow to import
+
     found = _HTML_TITLE.search(body)
     title = found and " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())
     if not title:
