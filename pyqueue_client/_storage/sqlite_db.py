@@ -186,7 +186,7 @@ class Database:
         self._pool = pool
 
     def _open(self) -> sqlite3.Connection:
-        _check_header(self.path)
+        # The file is never opened here before SQLite has judged it: see _refuse_foreign.
         _check_writable(self.path)
         with Translated(self.path, self.lock_timeout, None):
             # Each connection serves one thread; close() may run on another, hence the flag.
@@ -200,8 +200,10 @@ class Database:
                 _prepare(connection, self.path, self.lock_timeout)
                 synchronous = "FULL" if self._durable else "NORMAL"
                 connection.execute(f"PRAGMA synchronous = {synchronous}")
-            except BaseException:
+            except BaseException as exc:
                 connection.close()
+                if _not_a_database(exc):
+                    _refuse_foreign(self.path, exc)
                 raise
         return connection
 
@@ -328,19 +330,29 @@ def _close_connections(
             connection.close()
 
 
-def _check_header(path: str) -> None:
-    """Refuse a file that is not SQLite before SQLite touches it."""
+def _not_a_database(error: BaseException) -> bool:
+    """Whether SQLite refused the file as not a database (``SQLITE_NOTADB``; only its message
+    tells it apart before Python 3.11)."""
+    return isinstance(error, sqlite3.DatabaseError) and str(error) == "file is not a database"
+
+
+def _refuse_foreign(path: str, error: BaseException) -> None:
+    """Raise the error for a file SQLite refused: a local JSON queue names its queue type.
+
+    Only now, with SQLite's verdict in, is the file read by us. POSIX record locks belong to
+    the process, and closing any descriptor of the file drops every one it holds on it, SQLite's
+    included ("How To Corrupt An SQLite Database File", section 2.2): a read of a live
+    database's header beside a connection dropped the shared lock that tells other processes
+    the file is in use, and the last of theirs to close then deleted the -wal and -shm files
+    under this one (a "disk I/O error" here, and writes lost to the deleted log)."""
     try:
         with open(path, "rb") as file:
             header = file.read(len(_SQLITE_HEADER))
-    except FileNotFoundError:
-        return
     except OSError as exc:
         raise StorageError(f"cannot read queue file {path!r}: {exc.strerror}", path) from exc
-    if header and header != _SQLITE_HEADER:
-        if format_of(header) == "local":
-            raise opened_with_the_wrong_type(path, "local", "SQLite")
-        raise QueueCorruptedError(path, "not a SQLite database")
+    if format_of(header) == "local":
+        raise opened_with_the_wrong_type(path, "local", "SQLite") from error
+    raise QueueCorruptedError(path, "not a SQLite database") from error
 
 
 def _prepare(connection: sqlite3.Connection, path: str, lock_timeout: float) -> None:
