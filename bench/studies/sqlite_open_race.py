@@ -45,7 +45,7 @@ def _open(path: str) -> Any:
     return PyQueue(path, queue_type="sqlite", queue_name="jobs", durable=True)
 
 
-def _child(role: str, path: str, count: int) -> "subprocess.Popen[bytes]":
+def _child(role: str, path: str, count: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=ROOT)
     command = [sys.executable, os.path.abspath(__file__), "--child", role, path, str(count)]
     return subprocess.Popen(command, env=env)
@@ -127,16 +127,20 @@ def churn_round(path: str, count: int, errors: List[str]) -> None:
     deadline = time.monotonic() + DEADLINE
     while opener.poll() is None and time.monotonic() < deadline:
         try:
-            received = _on_new_thread(lambda: queue.receive_messages(4))
-            if received:
-                _on_new_thread(
-                    lambda: queue.delete_messages([m["ReceiptHandle"] for m in received])
-                )
+            _receive_and_delete(queue)
         except Exception as exc:
             errors.append(f"during the churn: {type(exc).__name__}: {exc}")
             break
     opener.wait(DEADLINE)
     _check(queue, path, errors)
+
+
+def _receive_and_delete(queue: Any) -> None:
+    """Receive a few on one new thread, delete them on another: two new connections."""
+    received = _on_new_thread(lambda: queue.receive_messages(4))
+    handles = [message["ReceiptHandle"] for message in received]
+    if handles:
+        _on_new_thread(lambda: queue.delete_messages(handles))
 
 
 def _check(queue: Any, path: str, errors: List[str]) -> None:
@@ -146,7 +150,8 @@ def _check(queue: Any, path: str, errors: List[str]) -> None:
         again = _on_new_thread(lambda: queue.get_queue_info()["message_count"])
         elsewhere = _seen_elsewhere(path)
         if not here == again == elsewhere:
-            errors.append(f"counts differ: {here} here, {again} on a new thread, {elsewhere} elsewhere")
+            counts = f"{here} here, {again} on a new thread, {elsewhere} elsewhere"
+            errors.append(f"counts differ: {counts}")
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
     finally:

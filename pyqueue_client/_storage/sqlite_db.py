@@ -24,6 +24,7 @@ from typing import (
     Generic,
     Iterator,
     List,
+    NoReturn,
     Optional,
     Tuple,
     Type,
@@ -336,7 +337,7 @@ def _not_a_database(error: BaseException) -> bool:
     return isinstance(error, sqlite3.DatabaseError) and str(error) == "file is not a database"
 
 
-def _refuse_foreign(path: str, error: BaseException) -> None:
+def _refuse_foreign(path: str, error: BaseException) -> NoReturn:
     """Raise the error for a file SQLite refused: a local JSON queue names its queue type.
 
     Only now, with SQLite's verdict in, is the file read by us. POSIX record locks belong to
@@ -345,11 +346,9 @@ def _refuse_foreign(path: str, error: BaseException) -> None:
     database's header beside a connection dropped the shared lock that tells other processes
     the file is in use, and the last of theirs to close then deleted the -wal and -shm files
     under this one (a "disk I/O error" here, and writes lost to the deleted log)."""
-    try:
-        with open(path, "rb") as file:
-            header = file.read(len(_SQLITE_HEADER))
-    except OSError as exc:
-        raise StorageError(f"cannot read queue file {path!r}: {exc.strerror}", path) from exc
+    header = b""
+    with contextlib.suppress(OSError), open(path, "rb") as file:  # SQLite read it just now
+        header = file.read(len(_SQLITE_HEADER))
     if format_of(header) == "local":
         raise opened_with_the_wrong_type(path, "local", "SQLite") from error
     raise QueueCorruptedError(path, "not a SQLite database") from error
