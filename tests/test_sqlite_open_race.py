@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
@@ -72,21 +73,7 @@ def _ids_elsewhere(path: Path) -> List[str]:
 
 def _on_new_thread(call: Callable[[], Any]) -> Any:
     """``call()`` on a thread of its own, which opens its own connection; its error re-raised."""
-    outcome: Dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except Exception as exc:  # handed to the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(DEADLINE)
-    assert not thread.is_alive()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+    return _Background(call).result()
 
 
 def test_another_process_closing_leaves_this_ones_log_alone(tmp_path: Path) -> None:
@@ -156,3 +143,118 @@ def test_reads_from_new_threads_while_another_process_opens_and_closes(tmp_path:
         assert _ids_elsewhere(path) == []
     finally:
         queue.close()
+
+
+# -- close() beside calls on other threads ----------------------------------------------------
+
+_CLOSER = """
+import sys, threading, time
+from pyqueue_client import PyQueue
+queue = PyQueue(sys.argv[1], queue_type="sqlite")
+queue.add_messages([{"n": n} for n in range(2000)])
+errors, stop = [], threading.Event()
+
+def read() -> None:
+    while not stop.is_set():
+        try:
+            queue.get_messages()
+            queue.get_queue_info()
+        except Exception as exc:
+            errors.append(repr(exc))
+
+readers = [threading.Thread(target=read) for _ in range(3)]
+for reader in readers:
+    reader.start()
+for _ in range(40):
+    time.sleep(0.01)
+    queue.close()
+stop.set()
+for reader in readers:
+    reader.join()
+print(errors[:3])
+"""
+
+
+def test_close_while_other_threads_read_neither_fails_nor_crashes(tmp_path: Path) -> None:
+    """Readers on three threads while another closes the queue again and again: each read sees
+    the queue (close() waits for running calls; later ones open new connections). In a child
+    process: a connection closed under a running statement could crash the interpreter."""
+    child = subprocess.run(
+        [sys.executable, "-c", _CLOSER, str(tmp_path / "queue.db")],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "[]"
+
+
+def test_close_waits_for_the_running_call_and_holds_new_ones(tmp_path: Path) -> None:
+    queue = PyQueue(tmp_path / "queue.db", queue_type="sqlite")
+    queue.add_message({"n": 1})
+    db = queue._store.db  # type: ignore[attr-defined]
+    inside, finish = threading.Event(), threading.Event()
+
+    def long_read() -> int:
+        with db.statements(1, write=False) as connection:
+            inside.set()
+            finish.wait(DEADLINE)
+            count: int = connection.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+            return count
+
+    reader = _Background(long_read)
+    assert inside.wait(DEADLINE)
+    closer = _Background(db.close)
+    _wait(lambda: db._calls._closing == 1)
+    later = _Background(queue.get_queue_info)  # begun while close() waits: held until it ends
+    assert not closer.done.wait(0.1)
+    assert not later.done.is_set()
+    finish.set()
+    assert reader.result() == 1
+    closer.result()
+    assert later.result()["message_count"] == 1
+    queue.close()
+
+
+def test_a_forked_child_is_not_held_by_a_close_under_way_in_its_parent(tmp_path: Path) -> None:
+    """fork() copies a close() under way on another thread, which never ends in the child."""
+    queue = PyQueue(tmp_path / "queue.db", queue_type="sqlite")
+    queue.add_message({"n": 1}, item_id="a")
+    db = queue._store.db  # type: ignore[attr-defined]
+    db._calls._closing = 1  # the parent's closing thread, as the child inherits it
+    db._pid = -1  # what a child process sees after fork()
+    assert _on_new_thread(lambda: queue.has_message("a"))
+    queue.close()
+
+
+class _Background:
+    """``call()`` on a thread of its own, started now."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.done = threading.Event()
+        self._outcome: Dict[str, Any] = {}
+        self._call = call
+        threading.Thread(target=self._run).start()
+
+    def _run(self) -> None:
+        try:
+            self._outcome["value"] = self._call()
+        except Exception as exc:  # handed to result()
+            self._outcome["error"] = exc
+        self.done.set()
+
+    def result(self) -> Any:
+        """The call's value, once it returned; its error re-raised."""
+        assert self.done.wait(DEADLINE)
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome.get("value")
+
+
+def _wait(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)

@@ -133,6 +133,7 @@ class Database:
             self, _close_connections, self._opened, self._opened_lock, self._pid
         )
         self._empty: Optional[sqlite3.Connection] = None
+        self._calls = _Calls()
         check_queue_path(path)
         self._open_lock = threading.Lock()
         if os.path.exists(path):
@@ -140,20 +141,24 @@ class Database:
         else:
             _check_writable(path)  # a file that could never be made is refused now
 
+    def _after_fork(self) -> None:
+        """Connections must not cross fork(): the child opens its own and leaves the parent's
+        alone (closing them here could disturb the parent's locks)."""
+        self._pid = os.getpid()
+        self._local = threading.local()
+        # a new list: the parent's connections stay the parent's to close
+        self._opened = []
+        self._opened_lock = threading.Lock()
+        self._open_lock = threading.Lock()
+        self._calls = _Calls()  # the parent's threads, running calls or closing, are not here
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(
+            self, _close_connections, self._opened, self._opened_lock, self._pid
+        )
+
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
-            # Connections must not cross fork(): the child opens its own and leaves the parent's
-            # alone (closing them here could disturb the parent's locks).
-            self._pid = os.getpid()
-            self._local = threading.local()
-            # a new list: the parent's connections stay the parent's to close
-            self._opened = []
-            self._opened_lock = threading.Lock()
-            self._open_lock = threading.Lock()
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(
-                self, _close_connections, self._opened, self._opened_lock, self._pid
-            )
+            self._after_fork()
         connection: Optional[sqlite3.Connection] = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._open_counted()
@@ -226,42 +231,61 @@ class Database:
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """A connection inside ``BEGIN`` (``BEGIN IMMEDIATE`` to ``write``) ... ``COMMIT``."""
-        if not write and self._absent():
-            yield self._nothing()
-            return
-        pool = self._pool
-        connection = self._connection() if pool is None else pool.borrow()
+        connection = self._start(write)
         try:
+            if connection is self._empty:
+                yield connection
+                return
             with Translated(self.path, self.lock_timeout, None), _within(connection, write):
                 yield connection
         finally:
-            if pool is not None:
-                pool.give_back(connection)
+            self._end(connection)
 
     def statements(self, count: int, write: bool = True) -> ContextManager[sqlite3.Connection]:
         """A transaction around ``count`` statements, or none around one: SQLite makes a single
         statement atomic by itself, and the ``BEGIN`` and ``COMMIT`` would cost two more calls."""
         if count > 1:
             return self.transaction(write)
-        if not write and self._absent():
-            return Translated(self.path, self.lock_timeout, self._nothing())
+        return Translated(self.path, self.lock_timeout, self._start(write), self._end)
+
+    def _start(self, write: bool) -> sqlite3.Connection:
+        """Begin a call: the connection it runs on (which ``close()`` leaves open until
+        ``_end``)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        self._calls.begin()
+        try:
+            if not write and self._absent():
+                return self._nothing()
+            pool = self._pool
+            return self._connection() if pool is None else pool.borrow()
+        except BaseException:
+            self._calls.end()
+            raise
+
+    def _end(self, connection: sqlite3.Connection) -> None:
+        """End a call begun by ``_start``."""
         pool = self._pool
-        if pool is None:
-            return Translated(self.path, self.lock_timeout, self._connection())
-        return Translated(self.path, self.lock_timeout, pool.borrow(), pool.give_back)
+        if pool is not None and connection is not self._empty:
+            pool.give_back(connection)
+        self._calls.end()
 
     def close(self) -> None:
-        """Close every connection this process opened (shared ones once they are given back)."""
-        if self._pool is not None:
-            # a call holds a connection for its statements: at most a lock wait, then some
-            self._pool.wait_idle(self.lock_timeout + 5.0)
-        _close_connections(self._opened, self._opened_lock, self._pid)
-        if self._empty is not None:
-            self._empty.close()
-            self._empty = None
-        self._local = threading.local()
-        if self._pool is not None:
-            self._pool.forget()
+        """Close every connection this process opened, once the calls running on them end.
+
+        A call holds a connection for its statements: at most a lock wait, then some. Calls
+        begun meanwhile wait, then open new connections (a database is usable after close)."""
+        patience = self.lock_timeout + 5.0
+        with self._calls.stopped(patience):
+            if self._pool is not None:
+                self._pool.wait_idle(patience)
+            _close_connections(self._opened, self._opened_lock, self._pid)
+            if self._empty is not None:
+                self._empty.close()
+                self._empty = None
+            self._local = threading.local()
+            if self._pool is not None:
+                self._pool.forget()
 
     def file_size(self) -> int:
         """The database file's size in bytes (0 if it cannot be read)."""
@@ -269,6 +293,47 @@ class Database:
             return os.path.getsize(self.path)
         except OSError:
             return 0
+
+
+class _Calls:
+    """The calls running on a database's connections, and the gate ``close()`` shuts while it
+    closes them: the ``sqlite3`` module may crash the interpreter when a connection is closed
+    under a statement that another thread is running."""
+
+    def __init__(self) -> None:
+        # the lock alone on the way of every call; its condition only while a close() waits
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+        self._running = 0
+        self._closing = 0
+
+    def begin(self) -> None:
+        """Count a call in, once no ``close()`` is under way."""
+        with self._lock:
+            while self._closing:
+                self._condition.wait()
+            self._running += 1
+
+    def end(self) -> None:
+        """Count a call out."""
+        with self._lock:
+            self._running -= 1
+            if self._closing and not self._running:
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def stopped(self, timeout: float) -> Iterator[None]:
+        """No call begins inside the block, entered once the running ones ended (or after
+        ``timeout``, so a stuck call cannot keep the connections open for ever)."""
+        with self._lock:
+            self._closing += 1
+            self._condition.wait_for(lambda: not self._running, timeout)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._closing -= 1
+                self._condition.notify_all()
 
 
 class _Pool:
