@@ -258,3 +258,18 @@ def _wait(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.005)
+
+
+def test_the_connections_of_threads_that_ended_are_closed(tmp_path: Path) -> None:
+    """Each task on a new thread: the connections do not pile up with the threads."""
+    queue = PyQueue(tmp_path / "queue.db", queue_type="sqlite")
+    queue.add_message({"n": 1})
+    db = queue._store.db  # type: ignore[attr-defined]
+    for _ in range(20):
+        thread = threading.Thread(target=queue.get_queue_info)
+        thread.start()
+        thread.join(DEADLINE)
+    assert len(db._opened) == 2  # this thread's, and the last one's (until the next opens)
+    assert _on_new_thread(lambda: queue.get_queue_info()["message_count"]) == 1
+    queue.close()
+    assert db._opened == []

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import (
     Callable,
     ContextManager,
+    Dict,
     Generic,
     Iterator,
     List,
@@ -127,6 +128,8 @@ class Database:
         self._local = threading.local()
         self._opened: List[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        #: the thread each thread's own connection serves (not the shared ones)
+        self._owners: Dict[sqlite3.Connection, threading.Thread] = {}
         self._pool: Optional[_Pool] = None
         # a database dropped without close() still closes its connections (and SQLite's files)
         self._finalizer = weakref.finalize(
@@ -149,6 +152,7 @@ class Database:
         # a new list: the parent's connections stay the parent's to close
         self._opened = []
         self._opened_lock = threading.Lock()
+        self._owners = {}
         self._open_lock = threading.Lock()
         self._calls = _Calls()  # the parent's threads, running calls or closing, are not here
         self._finalizer.detach()
@@ -163,7 +167,26 @@ class Database:
         if connection is None:
             connection = self._open_counted()
             self._local.connection = connection
+            self._close_ended(connection, threading.current_thread())
         return connection
+
+    def _close_ended(self, opened: sqlite3.Connection, owner: threading.Thread) -> None:
+        """Note ``opened`` as ``owner``'s, and close the connections of threads that ended.
+
+        A program that runs each task on a new thread would otherwise keep a connection, and
+        its file descriptors, for every thread it ever ran. An ended thread uses its own no
+        more; those ``close()`` closed are forgotten."""
+        with self._opened_lock:
+            alive = {id(connection) for connection in self._opened}
+            owners = {c: t for c, t in self._owners.items() if id(c) in alive}
+            ended = [connection for connection, thread in owners.items() if not thread.is_alive()]
+            for connection in ended:
+                del owners[connection]
+                self._opened.remove(connection)
+            owners[opened] = owner
+            self._owners = owners
+        for connection in ended:
+            connection.close()
 
     def _open_counted(self) -> sqlite3.Connection:
         """A new connection, counted among those ``close()`` closes.
@@ -284,6 +307,7 @@ class Database:
                 self._empty.close()
                 self._empty = None
             self._local = threading.local()
+            self._owners = {}
             if self._pool is not None:
                 self._pool.forget()
 
