@@ -18,7 +18,7 @@ saw must agree with what others see. Errors and disagreements are printed per ro
 
 Before the fix in ``_storage/sqlite_db.py`` (the file was read by Python beside SQLite's open
 connections, which drops the process's POSIX locks on it) most ``worker`` and ``churn`` rounds
-failed; see ``bench/README.md``. Not part of ``make bench``.
+failed (see ``bench/README.md``). Not part of ``make bench``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """A SQLite database file of ours: connections, schema, migrations, and errors in our terms.
 
-WAL mode, a busy timeout (``lock_timeout``), one connection per thread (or a few shared by every
-thread, for a server: ``share_connections``), new connections after ``fork()``. ``durable`` picks
-``synchronous=FULL`` (default) or ``NORMAL``. The schema is versioned with
-``PRAGMA user_version`` and the file marked with ``PRAGMA application_id``, so a database that
-is not ours is refused untouched, and an older one is migrated when opened. What the queues do
-with the tables is in ``_semantics_sql`` and the SQLite backend; this module knows only files,
-connections and the shape of the tables.
+WAL mode, a busy timeout (``lock_timeout``), one connection per thread, closed after the thread
+ends (or a few shared by every thread, for a server: ``share_connections``), new connections
+after ``fork()``; ``close()`` waits for the calls running on them. The file itself is opened only
+through SQLite (see ``_refuse_foreign``). ``durable`` picks ``synchronous=FULL`` (default) or
+``NORMAL``. The schema is versioned with ``PRAGMA user_version`` and the file marked with
+``PRAGMA application_id``, so a database that is not ours is refused untouched, and an older one
+is migrated when opened. What the queues do with the tables is in ``_semantics_sql`` and the
+SQLite backend; this module knows only files, connections and the shape of the tables.
 """
 
 from __future__ import annotations
