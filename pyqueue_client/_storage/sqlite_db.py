@@ -323,7 +323,8 @@ class Database:
 class _Calls:
     """The calls running on a database's connections, and the gate ``close()`` shuts while it
     closes them: the ``sqlite3`` module may crash the interpreter when a connection is closed
-    under a statement that another thread is running."""
+    under a statement that another thread is running. Calls do not nest (a call begun inside
+    another would wait for a ``close()`` that waits for the outer one)."""
 
     def __init__(self) -> None:
         # the lock alone on the way of every call; its condition only while a close() waits
