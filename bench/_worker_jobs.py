@@ -163,7 +163,7 @@ def drain(library: Any, jobs: Jobs) -> Dict[str, Any]:
 
 def consume(library: Any, jobs: Jobs) -> Dict[str, Any]:
     library.consume(lambda: print("ready", flush=True))
-    return {"latencies": sorted(jobs.latencies), "done": jobs.count}
+    return {"latencies": sorted(jobs.latencies), "done": jobs.count, "left": library.left()}
 
 
 def produce(library: Any, jobs: Jobs) -> Dict[str, Any]:

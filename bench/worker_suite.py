@@ -102,8 +102,10 @@ def latency(library: Library, count: int) -> List[float]:
             raise RuntimeError(f"{library.name} consumer did not start: {_result(consumer)}")
         _result(_child(library, "produce", folder, count))
         result = _result(consumer)
-    if result["done"] != count:
-        raise RuntimeError(f"{library.name} latency: {result['done']} of {count} jobs ran")
+    if result["done"] != count or result["left"]:
+        raise RuntimeError(
+            f"{library.name} latency: {result['done']} of {count} jobs ran, {result['left']} left"
+        )
     latencies: List[float] = result["latencies"]
     return latencies
 

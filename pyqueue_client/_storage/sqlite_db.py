@@ -1,12 +1,13 @@
 """A SQLite database file of ours: connections, schema, migrations, and errors in our terms.
 
-WAL mode, a busy timeout (``lock_timeout``), one connection per thread (or a few shared by every
-thread, for a server: ``share_connections``), new connections after ``fork()``. ``durable`` picks
-``synchronous=FULL`` (default) or ``NORMAL``. The schema is versioned with
-``PRAGMA user_version`` and the file marked with ``PRAGMA application_id``, so a database that
-is not ours is refused untouched, and an older one is migrated when opened. What the queues do
-with the tables is in ``_semantics_sql`` and the SQLite backend; this module knows only files,
-connections and the shape of the tables.
+WAL mode, a busy timeout (``lock_timeout``), one connection per thread, closed after the thread
+ends (or a few shared by every thread, for a server: ``share_connections``), new connections
+after ``fork()``; ``close()`` waits for the calls running on them. The file itself is opened only
+through SQLite (see ``_refuse_foreign``). ``durable`` picks ``synchronous=FULL`` (default) or
+``NORMAL``. The schema is versioned with ``PRAGMA user_version`` and the file marked with
+``PRAGMA application_id``, so a database that is not ours is refused untouched, and an older one
+is migrated when opened. What the queues do with the tables is in ``_semantics_sql`` and the
+SQLite backend; this module knows only files, connections and the shape of the tables.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from types import TracebackType
 from typing import (
     Callable,
     ContextManager,
+    Dict,
     Generic,
     Iterator,
     List,
+    NoReturn,
     Optional,
     Tuple,
     Type,
@@ -126,12 +129,15 @@ class Database:
         self._local = threading.local()
         self._opened: List[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        #: the thread each thread's own connection serves (not the shared ones)
+        self._owners: Dict[sqlite3.Connection, threading.Thread] = {}
         self._pool: Optional[_Pool] = None
         # a database dropped without close() still closes its connections (and SQLite's files)
         self._finalizer = weakref.finalize(
             self, _close_connections, self._opened, self._opened_lock, self._pid
         )
         self._empty: Optional[sqlite3.Connection] = None
+        self._calls = _Calls()
         check_queue_path(path)
         self._open_lock = threading.Lock()
         if os.path.exists(path):
@@ -139,25 +145,49 @@ class Database:
         else:
             _check_writable(path)  # a file that could never be made is refused now
 
+    def _after_fork(self) -> None:
+        """Connections must not cross fork(): the child opens its own and leaves the parent's
+        alone (closing them here could disturb the parent's locks)."""
+        self._pid = os.getpid()
+        self._local = threading.local()
+        # a new list: the parent's connections stay the parent's to close
+        self._opened = []
+        self._opened_lock = threading.Lock()
+        self._owners = {}
+        self._open_lock = threading.Lock()
+        self._calls = _Calls()  # the parent's threads, running calls or closing, are not here
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(
+            self, _close_connections, self._opened, self._opened_lock, self._pid
+        )
+
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
-            # Connections must not cross fork(): the child opens its own and leaves the parent's
-            # alone (closing them here could disturb the parent's locks).
-            self._pid = os.getpid()
-            self._local = threading.local()
-            # a new list: the parent's connections stay the parent's to close
-            self._opened = []
-            self._opened_lock = threading.Lock()
-            self._open_lock = threading.Lock()
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(
-                self, _close_connections, self._opened, self._opened_lock, self._pid
-            )
+            self._after_fork()
         connection: Optional[sqlite3.Connection] = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._open_counted()
             self._local.connection = connection
+            self._close_ended(connection, threading.current_thread())
         return connection
+
+    def _close_ended(self, opened: sqlite3.Connection, owner: threading.Thread) -> None:
+        """Note ``opened`` as ``owner``'s, and close the connections of threads that ended.
+
+        A program that runs each task on a new thread would otherwise keep a connection, and
+        its file descriptors, for every thread it ever ran. An ended thread uses its own no
+        more; those ``close()`` closed are forgotten."""
+        with self._opened_lock:
+            alive = {id(connection) for connection in self._opened}
+            owners = {c: t for c, t in self._owners.items() if id(c) in alive}
+            ended = [connection for connection, thread in owners.items() if not thread.is_alive()]
+            for connection in ended:
+                del owners[connection]
+                self._opened.remove(connection)
+            owners[opened] = owner
+            self._owners = owners
+        for connection in ended:
+            connection.close()
 
     def _open_counted(self) -> sqlite3.Connection:
         """A new connection, counted among those ``close()`` closes.
@@ -186,7 +216,7 @@ class Database:
         self._pool = pool
 
     def _open(self) -> sqlite3.Connection:
-        _check_header(self.path)
+        # The file is never opened here before SQLite has judged it: see _refuse_foreign.
         _check_writable(self.path)
         with Translated(self.path, self.lock_timeout, None):
             # Each connection serves one thread; close() may run on another, hence the flag.
@@ -200,8 +230,10 @@ class Database:
                 _prepare(connection, self.path, self.lock_timeout)
                 synchronous = "FULL" if self._durable else "NORMAL"
                 connection.execute(f"PRAGMA synchronous = {synchronous}")
-            except BaseException:
+            except BaseException as exc:
                 connection.close()
+                if _not_a_database(exc):
+                    _refuse_foreign(self.path, exc)
                 raise
         return connection
 
@@ -223,42 +255,62 @@ class Database:
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """A connection inside ``BEGIN`` (``BEGIN IMMEDIATE`` to ``write``) ... ``COMMIT``."""
-        if not write and self._absent():
-            yield self._nothing()
-            return
-        pool = self._pool
-        connection = self._connection() if pool is None else pool.borrow()
+        connection = self._start(write)
         try:
+            if connection is self._empty:
+                yield connection
+                return
             with Translated(self.path, self.lock_timeout, None), _within(connection, write):
                 yield connection
         finally:
-            if pool is not None:
-                pool.give_back(connection)
+            self._end(connection)
 
     def statements(self, count: int, write: bool = True) -> ContextManager[sqlite3.Connection]:
         """A transaction around ``count`` statements, or none around one: SQLite makes a single
         statement atomic by itself, and the ``BEGIN`` and ``COMMIT`` would cost two more calls."""
         if count > 1:
             return self.transaction(write)
-        if not write and self._absent():
-            return Translated(self.path, self.lock_timeout, self._nothing())
+        return Translated(self.path, self.lock_timeout, self._start(write), self._end)
+
+    def _start(self, write: bool) -> sqlite3.Connection:
+        """Begin a call: the connection it runs on (which ``close()`` leaves open until
+        ``_end``)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        self._calls.begin()
+        try:
+            if not write and self._absent():
+                return self._nothing()
+            pool = self._pool
+            return self._connection() if pool is None else pool.borrow()
+        except BaseException:
+            self._calls.end()
+            raise
+
+    def _end(self, connection: sqlite3.Connection) -> None:
+        """End a call begun by ``_start``."""
         pool = self._pool
-        if pool is None:
-            return Translated(self.path, self.lock_timeout, self._connection())
-        return Translated(self.path, self.lock_timeout, pool.borrow(), pool.give_back)
+        if pool is not None and connection is not self._empty:
+            pool.give_back(connection)
+        self._calls.end()
 
     def close(self) -> None:
-        """Close every connection this process opened (shared ones once they are given back)."""
-        if self._pool is not None:
-            # a call holds a connection for its statements: at most a lock wait, then some
-            self._pool.wait_idle(self.lock_timeout + 5.0)
-        _close_connections(self._opened, self._opened_lock, self._pid)
-        if self._empty is not None:
-            self._empty.close()
-            self._empty = None
-        self._local = threading.local()
-        if self._pool is not None:
-            self._pool.forget()
+        """Close every connection this process opened, once the calls running on them end.
+
+        A call holds a connection for its statements: at most a lock wait, then some. Calls
+        begun meanwhile wait, then open new connections (a database is usable after close)."""
+        patience = self.lock_timeout + 5.0
+        with self._calls.stopped(patience):
+            if self._pool is not None:
+                self._pool.wait_idle(patience)
+            _close_connections(self._opened, self._opened_lock, self._pid)
+            if self._empty is not None:
+                self._empty.close()
+                self._empty = None
+            self._local = threading.local()
+            self._owners = {}
+            if self._pool is not None:
+                self._pool.forget()
 
     def file_size(self) -> int:
         """The database file's size in bytes (0 if it cannot be read)."""
@@ -266,6 +318,48 @@ class Database:
             return os.path.getsize(self.path)
         except OSError:
             return 0
+
+
+class _Calls:
+    """The calls running on a database's connections, and the gate ``close()`` shuts while it
+    closes them: the ``sqlite3`` module may crash the interpreter when a connection is closed
+    under a statement that another thread is running. Calls do not nest (a call begun inside
+    another would wait for a ``close()`` that waits for the outer one)."""
+
+    def __init__(self) -> None:
+        # the lock alone on the way of every call; its condition only while a close() waits
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+        self._running = 0
+        self._closing = 0
+
+    def begin(self) -> None:
+        """Count a call in, once no ``close()`` is under way."""
+        with self._lock:
+            while self._closing:
+                self._condition.wait()
+            self._running += 1
+
+    def end(self) -> None:
+        """Count a call out."""
+        with self._lock:
+            self._running -= 1
+            if self._closing and not self._running:
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def stopped(self, timeout: float) -> Iterator[None]:
+        """No call begins inside the block, entered once the running ones ended (or after
+        ``timeout``, so a stuck call cannot keep the connections open for ever)."""
+        with self._lock:
+            self._closing += 1
+            self._condition.wait_for(lambda: not self._running, timeout)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._closing -= 1
+                self._condition.notify_all()
 
 
 class _Pool:
@@ -328,19 +422,27 @@ def _close_connections(
             connection.close()
 
 
-def _check_header(path: str) -> None:
-    """Refuse a file that is not SQLite before SQLite touches it."""
-    try:
-        with open(path, "rb") as file:
-            header = file.read(len(_SQLITE_HEADER))
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise StorageError(f"cannot read queue file {path!r}: {exc.strerror}", path) from exc
-    if header and header != _SQLITE_HEADER:
-        if format_of(header) == "local":
-            raise opened_with_the_wrong_type(path, "local", "SQLite")
-        raise QueueCorruptedError(path, "not a SQLite database")
+def _not_a_database(error: BaseException) -> bool:
+    """Whether SQLite refused the file as not a database (``SQLITE_NOTADB``; only its message
+    tells it apart before Python 3.11)."""
+    return isinstance(error, sqlite3.DatabaseError) and str(error) == "file is not a database"
+
+
+def _refuse_foreign(path: str, error: BaseException) -> NoReturn:
+    """Raise the error for a file SQLite refused: a local JSON queue names its queue type.
+
+    Only now, with SQLite's verdict in, is the file read by us. POSIX record locks belong to
+    the process, and closing any descriptor of the file drops every one it holds on it, SQLite's
+    included ("How To Corrupt An SQLite Database File", section 2.2): a read of a live
+    database's header beside a connection dropped the shared lock that tells other processes
+    the file is in use, and the last of theirs to close then deleted the -wal and -shm files
+    under this one (a "disk I/O error" here, and writes lost to the deleted log)."""
+    header = b""
+    with contextlib.suppress(OSError), open(path, "rb") as file:  # SQLite read it just now
+        header = file.read(len(_SQLITE_HEADER))
+    if format_of(header) == "local":
+        raise opened_with_the_wrong_type(path, "local", "SQLite") from error
+    raise QueueCorruptedError(path, "not a SQLite database") from error
 
 
 def _prepare(connection: sqlite3.Connection, path: str, lock_timeout: float) -> None:
