@@ -20,6 +20,8 @@ import pytest
 import pyqueue_client
 from pyqueue_client import _worker
 
+from .conftest import uncovered_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Imported on first use only. What the package itself keeps out of every import.
@@ -44,7 +46,8 @@ PyQueue(
 def _modules_after(program: str) -> List[str]:
     """The names in ``sys.modules`` after a fresh interpreter runs ``program``."""
     script = program + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    # without coverage, whose own imports (signal, sqlite3, ...) would hide the package's
+    env = uncovered_env()
     env["PYTHONPATH"] = ROOT
     done = subprocess.run(
         [sys.executable, "-c", script],
