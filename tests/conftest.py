@@ -147,8 +147,8 @@ def child_env() -> Dict[str, str]:
 
 def uncovered_env() -> Dict[str, str]:
     """Environment for child processes that run a copy of the package (a vendored copy, an
-    installed wheel): coverage is not started there, since it would count the copy's lines as
-    the package's and drown the checkout's own figures."""
+    installed wheel) or look at what an import loads: coverage is not started there, since it
+    would count the copy's lines as the package's, or import modules of its own."""
     return {
         name: value
         for name, value in os.environ.items()
