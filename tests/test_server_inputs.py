@@ -123,7 +123,9 @@ def test_json_media_type_parameters(client: PlainClient) -> None:
         ('{"message_body": {"id": "\\udfff"}}', 'message_body["id"] must be valid Unicode'),
         ('{"message_body": {"big": 1e999}}', "message_body must be JSON-serializable"),
         ('{"message_body": ' + '{"a": ' * 65 + "1" + "}" * 66, "nested more than 64"),
-        ('{"message_body": ' + '{"a": [' * 490 + "1" + "]}" * 490 + "}", "nested too deeply"),
+        # 980 deep: json.loads gives up on most versions ("nested too deeply"); where it does
+        # not (3.12's C stack limit), the body's own limit answers ("nested more than 64")
+        ('{"message_body": ' + '{"a": [' * 490 + "1" + "]}" * 490 + "}", "is nested"),
         ('{"message_body": ' + "[" * 5000 + "]" * 5000 + "}", ""),
         ({"message_body": {}, "id": "x" * 513}, "id must be at most 512 bytes"),
         ({"message_body": {}, "id": "a\u0000b"}, "id must not contain control characters"),
