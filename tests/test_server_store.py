@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -137,5 +138,40 @@ def test_a_store_that_owns_its_file_keeps_attributes_in_memory(tmp_path: Path) -
             db.execute("DELETE FROM queues")
         store.open_queue("q").add_messages([NewMessage("also-later", "{}")])
         assert store.open_queue("q").get_queue_info()["delayed_messages"] == 2
+    finally:
+        store.close()
+
+
+def test_reads_of_a_missing_file_at_once_lend_nothing_to_the_pool(tmp_path: Path) -> None:
+    # Reads of a file not made yet run on one in-memory stand-in that no pool lent: none of
+    # them may hand it to the pool (later writes would land in memory, and the pool's count of
+    # free connections would go wrong).
+    store = open_store(str(tmp_path), _midnight, False, workers=2)
+    try:
+        gate = threading.Barrier(8)
+        failures: List[BaseException] = []
+
+        def read() -> None:
+            gate.wait(10)
+            try:
+                store.open_queue("q").get_messages(None)
+            except BaseException as exc:  # pragma: no cover - reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert failures == []
+        pool = store.db._pool
+        assert pool is not None
+        assert pool._idle == []
+        store.open_queue("q").add_messages([NewMessage(f"m{n}", "{}") for n in range(3)])
+        reopened = SqliteStore(str(tmp_path / "queues.db"), _midnight, durable=False)
+        try:
+            assert len(reopened.open_queue("q").get_messages(None)) == 3  # on disk
+        finally:
+            reopened.close()
     finally:
         store.close()

@@ -13,6 +13,7 @@ SQLite backend; this module knows only files, connections and the shape of the t
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -140,6 +141,7 @@ class Database:
         self._calls = _Calls()
         check_queue_path(path)
         self._open_lock = threading.Lock()
+        self._empty_lock = threading.Lock()
         if os.path.exists(path):
             self._connection()  # open now, so a bad file is reported by the constructor
         else:
@@ -155,6 +157,7 @@ class Database:
         self._opened_lock = threading.Lock()
         self._owners = {}
         self._open_lock = threading.Lock()
+        self._empty_lock = threading.Lock()
         self._calls = _Calls()  # the parent's threads, running calls or closing, are not here
         self._finalizer.detach()
         self._finalizer = weakref.finalize(
@@ -244,18 +247,19 @@ class Database:
     def _nothing(self) -> sqlite3.Connection:
         """An empty database in memory, with our schema: what a read of a missing file sees,
         so reading never creates the file."""
-        if self._empty is None:
-            empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            _create_schema(empty)
-            self._empty = empty
-            # closed with the database, or when it is dropped without close()
-            weakref.finalize(self, empty.close)
-        return self._empty
+        with self._empty_lock:  # one stand-in, however many threads read at once
+            if self._empty is None:
+                empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                _create_schema(empty)
+                self._empty = empty
+                # closed with the database, or when it is dropped without close()
+                weakref.finalize(self, empty.close)
+            return self._empty
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """A connection inside ``BEGIN`` (``BEGIN IMMEDIATE`` to ``write``) ... ``COMMIT``."""
-        connection = self._start(write)
+        connection, end = self._start(write)
         try:
             if connection is self._empty:
                 yield connection
@@ -263,36 +267,47 @@ class Database:
             with Translated(self.path, self.lock_timeout, None), _within(connection, write):
                 yield connection
         finally:
-            self._end(connection)
+            end(connection)
 
     def statements(self, count: int, write: bool = True) -> ContextManager[sqlite3.Connection]:
         """A transaction around ``count`` statements, or none around one: SQLite makes a single
         statement atomic by itself, and the ``BEGIN`` and ``COMMIT`` would cost two more calls."""
         if count > 1:
             return self.transaction(write)
-        return Translated(self.path, self.lock_timeout, self._start(write), self._end)
+        connection, end = self._start(write)
+        return Translated(self.path, self.lock_timeout, connection, end)
 
-    def _start(self, write: bool) -> sqlite3.Connection:
-        """Begin a call: the connection it runs on (which ``close()`` leaves open until
-        ``_end``)."""
+    def _start(
+        self, write: bool
+    ) -> Tuple[sqlite3.Connection, Callable[[sqlite3.Connection], None]]:
+        """Begin a call: the connection it runs on (which ``close()`` leaves open until the call
+        ends) and what ends the call. Whether the connection goes back to a pool is decided
+        here, where it is known, never guessed later from the connection (a read of a missing
+        file runs on an in-memory stand-in that no pool lent)."""
         if self._pid != os.getpid():
             self._after_fork()
         self._calls.begin()
         try:
             if not write and self._absent():
-                return self._nothing()
+                return self._nothing(), self._end
             pool = self._pool
-            return self._connection() if pool is None else pool.borrow()
+            if pool is None:
+                return self._connection(), self._end
+            return pool.borrow(), functools.partial(self._end_borrowed, pool)
         except BaseException:
             self._calls.end()
             raise
 
     def _end(self, connection: sqlite3.Connection) -> None:
-        """End a call begun by ``_start``."""
-        pool = self._pool
-        if pool is not None and connection is not self._empty:
-            pool.give_back(connection)
+        """End a call whose connection no pool lent."""
         self._calls.end()
+
+    def _end_borrowed(self, pool: _Pool, connection: sqlite3.Connection) -> None:
+        """End a call: give its connection back to the pool that lent it."""
+        try:
+            pool.give_back(connection)
+        finally:
+            self._calls.end()
 
     def close(self) -> None:
         """Close every connection this process opened, once the calls running on them end.
@@ -318,6 +333,10 @@ class Database:
             return os.path.getsize(self.path)
         except OSError:
             return 0
+
+
+#: What ends a call begun by ``Database._start``, given the call's connection.
+_Ending = Callable[[sqlite3.Connection], None]
 
 
 class _Calls:
