@@ -247,14 +247,13 @@ class Database:
     def _nothing(self) -> sqlite3.Connection:
         """An empty database in memory, with our schema: what a read of a missing file sees,
         so reading never creates the file."""
-        with self._empty_lock:  # one stand-in, however many threads read at once
-            if self._empty is None:
-                empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                _create_schema(empty)
-                self._empty = empty
-                # closed with the database, or when it is dropped without close()
-                weakref.finalize(self, empty.close)
-            return self._empty
+        if self._empty is None:  # made once: callers hold _empty_lock
+            empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            _create_schema(empty)
+            self._empty = empty
+            # closed with the database, or when it is dropped without close()
+            weakref.finalize(self, empty.close)
+        return self._empty
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -289,7 +288,14 @@ class Database:
         self._calls.begin()
         try:
             if not write and self._absent():
-                return self._nothing(), self._end
+                # One call at a time on the stand-in: a sqlite3 connection is not safe to use
+                # from several threads at once (3.13 answers "API misuse").
+                self._empty_lock.acquire()
+                try:
+                    return self._nothing(), self._end_stand_in
+                except BaseException:
+                    self._empty_lock.release()
+                    raise
             pool = self._pool
             if pool is None:
                 return self._connection(), self._end
@@ -300,6 +306,11 @@ class Database:
 
     def _end(self, connection: sqlite3.Connection) -> None:
         """End a call whose connection no pool lent."""
+        self._calls.end()
+
+    def _end_stand_in(self, connection: sqlite3.Connection) -> None:
+        """End a call on the in-memory stand-in of a missing file."""
+        self._empty_lock.release()
         self._calls.end()
 
     def _end_borrowed(self, pool: _Pool, connection: sqlite3.Connection) -> None:
