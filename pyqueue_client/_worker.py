@@ -467,6 +467,8 @@ class Worker:
 
     def _settle(self, outcomes: Sequence[_Outcome], policy: _Policy) -> None:
         """Delete the messages that succeeded, release those that failed for their retry."""
+        if not outcomes:  # most rounds of a busy receiver: skip the lock and the bookkeeping
+            return
         done = [job for job, delay in outcomes if delay is None and _live(job)]
         deleted = self._write(self.queue.delete_messages, done, "deleted")
         retries: Dict[float, List[_Job]] = {}
