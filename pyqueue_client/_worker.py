@@ -182,6 +182,10 @@ class Worker:
         self._outcomes_since = 0.0
         self._to_release: List[_Job] = []
         self._busy = 0
+        #: Handlers waiting for a message, and whether one of them was woken and has not yet
+        #: looked: ready messages wake one handler at a time (see ``_wake_a_handler``).
+        self._idle = 0
+        self._waking = False
         self._stopping = False
         self._cold = False
         #: A cold stop was asked for and the keeper has not yet released the running messages.
@@ -279,6 +283,18 @@ class Worker:
         """Handlers with nothing to do, beyond the messages already waiting for one."""
         return self.concurrency - self._busy - len(self._ready)
 
+    def _outcomes_to_settle(self) -> List[_Outcome]:
+        """The outcomes the receiver settles before its next receive (lock held): all of them,
+        or while the queue has a backlog only whole batches (the rest wait for the next round),
+        so that every delete is a full ``BATCH``."""
+        count = len(self._outcomes)
+        if self._backlog:
+            count -= count % BATCH
+        outcomes, self._outcomes = self._outcomes[:count], self._outcomes[count:]
+        if self._outcomes and count:
+            self._outcomes_since = time.monotonic()  # the rest arrived since the last round
+        return outcomes
+
     def _receive_loop(self, policy: _Policy) -> None:
         try:
             while self._receive_some(policy):
@@ -296,9 +312,7 @@ class Worker:
             if self._stopping:
                 return False
             wanted = min(self._free(), BATCH)
-            outcomes: List[_Outcome] = []
-            if len(self._outcomes) >= BATCH or not self._backlog:
-                outcomes, self._outcomes = self._outcomes, []
+            outcomes = self._outcomes_to_settle()
         # The receiver settles what finished before receiving more: one thread writing in turn,
         # where two would make SQLite's writers wait for each other's locks. While the queue has
         # a backlog it lets them gather to a full batch: fewer, larger deletes.
@@ -325,7 +339,7 @@ class Worker:
                 self._to_keeper.notify()
             else:
                 self._ready.extend(jobs)
-                self._to_handlers.notify(len(jobs))
+                self._wake_a_handler()
             if not jobs and self._stop_when_empty and not self._held:
                 _log.info("queue empty: worker stopping")
                 self._stop(cold=False)
@@ -340,11 +354,15 @@ class Worker:
         while True:
             with self._lock:
                 while not self._ready and not self._stopping:
+                    self._idle += 1
                     self._to_handlers.wait()
+                    self._idle -= 1
+                    self._waking = False
                 if not self._ready:
                     return
                 job = self._ready.popleft()
                 self._busy += 1
+                self._wake_a_handler()
             outcome = self._handle(job)
             with self._lock:
                 self._busy -= 1
@@ -355,9 +373,23 @@ class Worker:
                 if self._stopping:
                     self._to_keeper.notify()
 
+    def _wake_a_handler(self) -> None:
+        """Wake one idle handler for the ready messages (lock held), unless one is on its way.
+
+        The woken handler, taking a message while more are ready, wakes the next: handlers join
+        one hop apart, and a quick handler that comes back for the rest before the next one
+        wakes leaves no handler woken for nothing (waking one per message costs more than a
+        quick job).
+        """
+        if self._ready and self._idle and not self._waking:
+            self._waking = True
+            self._to_handlers.notify()
+
     def _handle(self, job: _Job) -> Optional[float]:
         """Run the handler: None when it returned, else the delay before a retry."""
-        started = time.monotonic()
+        # Asked once per job: when INFO is off, no clock is read and no log call made.
+        timed = _log.isEnabledFor(logging.INFO)
+        started = time.monotonic() if timed else 0.0
         message = job.message
         try:
             self.handler(message)
@@ -370,7 +402,8 @@ class Worker:
                 delay,
             )
             return delay
-        _log.info("message %s done in %.3f s", message["Id"], time.monotonic() - started)
+        if timed:
+            _log.info("message %s done in %.3f s", message["Id"], time.monotonic() - started)
         return None
 
     def _retry_in(self, receive_count: int) -> float:
@@ -434,6 +467,8 @@ class Worker:
 
     def _settle(self, outcomes: Sequence[_Outcome], policy: _Policy) -> None:
         """Delete the messages that succeeded, release those that failed for their retry."""
+        if not outcomes:  # most rounds of a busy receiver: skip the lock and the bookkeeping
+            return
         done = [job for job, delay in outcomes if delay is None and _live(job)]
         deleted = self._write(self.queue.delete_messages, done, "deleted")
         retries: Dict[float, List[_Job]] = {}

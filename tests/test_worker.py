@@ -390,3 +390,31 @@ def test_retry_delays_double_and_stop_at_the_cap() -> None:
     assert [worker._retry_in(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert worker._retry_in(1000) == 300.0
     assert Worker(PyQueue(queue_type="memory"), lambda m: None, retry_delay=0)._retry_in(9) == 0
+
+
+def test_handlers_wake_one_another_until_all_run_at_once(sqlite_queue: PyQueue) -> None:
+    # Ready messages wake one handler, which wakes the next: all four must still run together.
+    sqlite_queue.add_messages([{"n": n} for n in range(4)])
+    together = threading.Barrier(4, timeout=PATIENCE)
+    worker = Worker(
+        sqlite_queue,
+        lambda message: together.wait(),
+        concurrency=4,
+        stop_when_empty=True,
+        wait_time_seconds=0,
+    )
+    assert worker.run() == stats(received=4, succeeded=4)
+
+
+def test_a_backlog_is_settled_in_whole_batches() -> None:
+    queue = PyQueue(queue_type="memory")
+    queue.add_messages([{"n": n} for n in range(12)])
+    messages = queue.receive_messages(10) + queue.receive_messages(2)
+    worker = Worker(queue, lambda m: None)
+    outcomes: List[Any] = [(worker_module._Job(message, 0.0), None) for message in messages]
+    worker._outcomes = list(outcomes)
+    worker._backlog = True
+    assert worker._outcomes_to_settle() == outcomes[:10]
+    assert worker._outcomes_to_settle() == []  # two wait for more while the queue has a backlog
+    worker._backlog = False
+    assert worker._outcomes_to_settle() == outcomes[10:]
