@@ -104,7 +104,13 @@ def canonical_request(
     signed-header list."""
     _, path, query = _url_parts(url)
     block, signed = _header_block((name.lower(), value) for name, value in headers.items())
-    return "\n".join((method.upper(), path, query, block, signed, body_hash)), signed
+    return _canonical_text(method, path, query, block, signed, body_hash), signed
+
+
+def _canonical_text(
+    method: str, path: str, query: str, block: str, signed: str, body_hash: str
+) -> str:
+    return "\n".join((method.upper(), path, query, block, signed, body_hash))
 
 
 def _stamp(now: datetime) -> str:
@@ -215,7 +221,7 @@ class SigV4Auth:
             headers["X-Amz-Security-Token"] = credentials.token
         host, path, query = _url_parts(url)
         block, signed = _header_block(_signed_headers(host, headers).items())
-        canonical = "\n".join((method.upper(), path, query, block, signed, payload_hash(body)))
+        canonical = _canonical_text(method, path, query, block, signed, payload_hash(body))
         scope, key = self._day_key(credentials.secret_key, stamp[:8])
         result = _signature(canonical, signed, stamp, scope, key, credentials.access_key)
         headers["Authorization"] = result.authorization
