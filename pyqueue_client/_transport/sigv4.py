@@ -170,17 +170,17 @@ def sign(
     """Sign a request whose signed headers are exactly ``headers`` (``host`` and
     ``x-amz-date`` included; ``x-amz-security-token`` too for temporary credentials)."""
     canonical, signed = canonical_request(method, url, headers, payload_hash(body))
-    stamp = _stamp(now)
-    scope = _scope(stamp[:8], region, service)
-    key = _day_key(credentials.secret_key, stamp[:8], region, service)
-    return _signature(canonical, signed, stamp, scope, key, credentials.access_key)
+    to_sign = string_to_sign(canonical, now, region, service)
+    key = signing_key(credentials.secret_key, now, region, service)
+    scope = _scope(_stamp(now)[:8], region, service)
+    return _signature(canonical, to_sign, signed, scope, key, credentials.access_key)
 
 
 def _signature(
-    canonical: str, signed: str, stamp: str, scope: str, key: bytes, access_key: str
+    canonical: str, to_sign: str, signed: str, scope: str, key: bytes, access_key: str
 ) -> Signature:
-    """The signature of a canonical request, with the day's ``key`` for ``scope``."""
-    to_sign = _text_to_sign(canonical, stamp, scope)
+    """The signature of a canonical request's ``to_sign``, with the day's ``key`` for
+    ``scope``."""
     signature = hmac.digest(key, to_sign.encode("utf-8"), "sha256").hex()
     header = authorization(access_key, scope, signed, signature)
     return Signature(canonical, to_sign, signature, header)
@@ -223,7 +223,8 @@ class SigV4Auth:
         block, signed = _header_block(_signed_headers(host, headers).items())
         canonical = _canonical_text(method, path, query, block, signed, payload_hash(body))
         scope, key = self._day_key(credentials.secret_key, stamp[:8])
-        result = _signature(canonical, signed, stamp, scope, key, credentials.access_key)
+        to_sign = _text_to_sign(canonical, stamp, scope)
+        result = _signature(canonical, to_sign, signed, scope, key, credentials.access_key)
         headers["Authorization"] = result.authorization
 
     def _day_key(self, secret_key: str, day: str) -> Tuple[str, bytes]:
