@@ -271,3 +271,26 @@ def test_the_host_keeps_its_port() -> None:
     auth.sign("POST", "http://127.0.0.1:4566/", with_port, b"{}")
     auth.sign("POST", "http://127.0.0.1/", without, b"{}")
     assert with_port["Authorization"] != without["Authorization"]
+
+
+def test_the_authenticator_derives_a_new_key_when_the_day_or_the_secret_changes() -> None:
+    # The signing key is kept between requests: each request must still be signed exactly as
+    # the pure function signs it, across midnight and a credential refresh.
+    moments = [NOW, NOW.replace(hour=23, minute=59), datetime(2015, 8, 31, 0, 0, 1)]
+    rotated = Credentials("ASIAEXAMPLE", "a-refreshed-secret", SESSION_TOKEN)
+    steps = [(KEYS, moments[0]), (KEYS, moments[1]), (KEYS, moments[2]), (rotated, moments[2])]
+    given: List[Credentials] = [KEYS]
+    clock: List[datetime] = [NOW]
+    auth = SigV4Auth(lambda: given[0], "eu-west-1", "sqs", clock=lambda: clock[0])
+    url = "https://sqs.eu-west-1.amazonaws.com/"
+    for keys, moment in steps:
+        given[0], clock[0] = keys, moment
+        headers = {"Content-Type": "application/x-amz-json-1.0", "Accept": "not signed"}
+        auth.sign("POST", url, headers, SQS_BODY)
+        signed = {
+            name.lower(): value for name, value in headers.items() if name.lower() != "accept"
+        }
+        del signed["authorization"]
+        signed["host"] = "sqs.eu-west-1.amazonaws.com"
+        expected = sign("POST", url, signed, SQS_BODY, keys, "eu-west-1", "sqs", moment)
+        assert headers["Authorization"] == expected.authorization

@@ -152,6 +152,10 @@ _ATTRIBUTE_NAMES = (
     ("retention_seconds", "MessageRetentionPeriod"),
 )
 _EPOCH = datetime(1970, 1, 1)
+#: ``json.dumps`` and ``json.loads`` without their per-call argument handling: the compact
+#: encoder SQS requests are written with, and the plain decoder.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_DECODE = json.JSONDecoder().decode
 
 
 class SqsOptions(NamedTuple):
@@ -180,16 +184,9 @@ class _Client:
         self, action: str, payload: Mapping[str, Any], queue: str, hold: float = 0
     ) -> Dict[str, Any]:
         """The decoded answer to ``action``; ``queue`` names the queue in errors."""
-        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        body = _ENCODE(payload).encode("utf-8")
         safe = action in _SAFE_ACTIONS
-        call = ApiCall(
-            "POST",
-            "/",
-            body,
-            idempotent=safe,
-            hold=hold,
-            headers=(("Content-Type", _CONTENT_TYPE), ("X-Amz-Target", f"AmazonSQS.{action}")),
-        )
+        call = ApiCall("POST", "/", body, idempotent=safe, hold=hold, headers=_headers(action))
         for attempt in range(_ATTEMPTS):
             last = attempt == _ATTEMPTS - 1
             try:
@@ -212,6 +209,12 @@ class _Client:
         pause = random.uniform(0, min(_LONGEST_PAUSE, _FIRST_PAUSE * 2**attempt))
         _log.debug("%s failed (%s); retrying in %.2f s", action, why, pause)
         self.sleep(pause)
+
+
+@functools.lru_cache(maxsize=None)
+def _headers(action: str) -> Tuple[Tuple[str, str], ...]:
+    """The headers of an action's requests (made once per action: there are a dozen)."""
+    return (("Content-Type", _CONTENT_TYPE), ("X-Amz-Target", f"AmazonSQS.{action}"))
 
 
 def _unanswered(exc: RemoteError, action: str, queue: str) -> RemoteError:
@@ -318,7 +321,7 @@ def _time_of_text(milliseconds: str) -> str:
 def _body_of(text: str) -> MessageBody:
     """A message's body: the JSON object it holds, or ``{"body": text}`` when it holds none."""
     try:
-        body = json.loads(text)
+        body = _DECODE(text)
     except ValueError:
         return {"body": text}
     return body if isinstance(body, dict) else {"body": text}
@@ -532,8 +535,10 @@ class SqsQueue:
         return [item.id for item in items]
 
     def _send_batch(self, entries: List[Dict[str, Any]]) -> None:
-        numbered = [{**entry, "Id": str(index)} for index, entry in enumerate(entries)]
-        answer = self._call("SendMessageBatch", {"Entries": numbered})
+        # numbered in place: the entries are this call's own, made by add_messages
+        for index, entry in enumerate(entries):
+            entry["Id"] = str(index)
+        answer = self._call("SendMessageBatch", {"Entries": entries})
         failed = answer.get("Failed") or []
         if failed:
             ids = [
@@ -752,7 +757,12 @@ def _send_entry(item_id: str, body_json: str, delay: Optional[float]) -> Dict[st
 
 def _entry_size(entry: Mapping[str, Any]) -> int:
     item_id = entry["MessageAttributes"][ID_ATTRIBUTE]["StringValue"]
-    return len(entry["MessageBody"].encode("utf-8")) + len(item_id.encode("utf-8"))
+    return _utf8_length(entry["MessageBody"]) + _utf8_length(item_id)
+
+
+def _utf8_length(text: str) -> int:
+    # ASCII text (our JSON bodies and ids) is as many bytes as characters: no copy to count
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def _batches(entries: List[Dict[str, Any]]) -> Iterator[List[Dict[str, Any]]]:

@@ -12,10 +12,11 @@ left out, as botocore leaves some out, so nothing a proxy may rewrite breaks a s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from datetime import datetime
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from .._times import utc_now
@@ -78,10 +79,20 @@ def canonical_query(query: str) -> str:
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
 
 
-def _canonical_headers(headers: Mapping[str, str]) -> Tuple[str, str]:
-    """The canonical header block and the signed-header list: names lowercased and sorted,
-    values trimmed with inner runs of spaces collapsed."""
-    cleaned = sorted((name.lower(), " ".join(value.split())) for name, value in headers.items())
+@functools.lru_cache(maxsize=32)
+def _url_parts(url: str) -> Tuple[str, str, str]:
+    """The URL's host (port included), canonical path and canonical query.
+
+    Cached: a client signs every request to the same few URLs."""
+    parts = urlsplit(url)
+    path = quote(parts.path or "/", safe="/" + _UNRESERVED)
+    return parts.netloc, path, canonical_query(parts.query)
+
+
+def _header_block(lowered: Iterable[Tuple[str, str]]) -> Tuple[str, str]:
+    """The canonical header block and the signed-header list of headers named in lowercase
+    already: sorted, values trimmed with inner runs of spaces collapsed."""
+    cleaned = sorted((name, " ".join(value.split())) for name, value in lowered)
     block = "".join(f"{name}:{value}\n" for name, value in cleaned)
     return block, ";".join(name for name, _ in cleaned)
 
@@ -91,30 +102,48 @@ def canonical_request(
 ) -> Tuple[str, str]:
     """The canonical request of ``method`` ``url`` with ``headers`` (all signed), and its
     signed-header list."""
-    parts = urlsplit(url)
-    path = quote(parts.path or "/", safe="/" + _UNRESERVED)
-    block, signed = _canonical_headers(headers)
-    text = "\n".join([method.upper(), path, canonical_query(parts.query), block, signed, body_hash])
-    return text, signed
+    _, path, query = _url_parts(url)
+    block, signed = _header_block((name.lower(), value) for name, value in headers.items())
+    return _canonical_text(method, path, query, block, signed, body_hash), signed
 
 
-def _scope(now: datetime, region: str, service: str) -> str:
-    return f"{now:%Y%m%d}/{region}/{service}/aws4_request"
+def _canonical_text(
+    method: str, path: str, query: str, block: str, signed: str, body_hash: str
+) -> str:
+    return "\n".join((method.upper(), path, query, block, signed, body_hash))
+
+
+def _stamp(now: datetime) -> str:
+    """The request time as SigV4 writes it; its first 8 characters are the day."""
+    return f"{now:%Y%m%dT%H%M%SZ}"
+
+
+def _scope(day: str, region: str, service: str) -> str:
+    return f"{day}/{region}/{service}/aws4_request"
 
 
 def string_to_sign(canonical: str, now: datetime, region: str, service: str) -> str:
     """What the signing key signs: the algorithm, the time, the scope, the request's hash."""
+    stamp = _stamp(now)
+    return _text_to_sign(canonical, stamp, _scope(stamp[:8], region, service))
+
+
+def _text_to_sign(canonical: str, stamp: str, scope: str) -> str:
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return "\n".join([ALGORITHM, f"{now:%Y%m%dT%H%M%SZ}", _scope(now, region, service), digest])
+    return "\n".join((ALGORITHM, stamp, scope, digest))
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, text.encode("utf-8"), "sha256")
 
 
 def signing_key(secret_key: str, now: datetime, region: str, service: str) -> bytes:
     """The day's key for ``region`` and ``service``, derived from the secret."""
-    key = _hmac(("AWS4" + secret_key).encode("utf-8"), f"{now:%Y%m%d}")
+    return _day_key(secret_key, _stamp(now)[:8], region, service)
+
+
+def _day_key(secret_key: str, day: str, region: str, service: str) -> bytes:
+    key = _hmac(("AWS4" + secret_key).encode("utf-8"), day)
     for part in (region, service, "aws4_request"):
         key = _hmac(key, part)
     return key
@@ -143,8 +172,17 @@ def sign(
     canonical, signed = canonical_request(method, url, headers, payload_hash(body))
     to_sign = string_to_sign(canonical, now, region, service)
     key = signing_key(credentials.secret_key, now, region, service)
-    signature = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-    header = authorization(credentials.access_key, _scope(now, region, service), signed, signature)
+    scope = _scope(_stamp(now)[:8], region, service)
+    return _signature(canonical, to_sign, signed, scope, key, credentials.access_key)
+
+
+def _signature(
+    canonical: str, to_sign: str, signed: str, scope: str, key: bytes, access_key: str
+) -> Signature:
+    """The signature of a canonical request's ``to_sign``, with the day's ``key`` for
+    ``scope``."""
+    signature = hmac.digest(key, to_sign.encode("utf-8"), "sha256").hex()
+    header = authorization(access_key, scope, signed, signature)
     return Signature(canonical, to_sign, signature, header)
 
 
@@ -166,6 +204,8 @@ class SigV4Auth:
         self._region = region
         self._service = service
         self._clock = clock
+        #: (secret, day, scope, signing key) of the last request
+        self._key: Optional[Tuple[str, str, str, bytes]] = None
 
     @property
     def sends_secret(self) -> bool:
@@ -175,22 +215,36 @@ class SigV4Auth:
     def sign(self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes]) -> None:
         """Add ``X-Amz-Date``, the session token if any, and ``Authorization``."""
         credentials = self._credentials()
-        now = self._clock()
-        headers["X-Amz-Date"] = f"{now:%Y%m%dT%H%M%SZ}"
+        stamp = _stamp(self._clock())
+        headers["X-Amz-Date"] = stamp
         if credentials.token:
             headers["X-Amz-Security-Token"] = credentials.token
-        signed = _signed_headers(url, headers)
-        result = sign(method, url, signed, body, credentials, self._region, self._service, now)
+        host, path, query = _url_parts(url)
+        block, signed = _header_block(_signed_headers(host, headers).items())
+        canonical = _canonical_text(method, path, query, block, signed, payload_hash(body))
+        scope, key = self._day_key(credentials.secret_key, stamp[:8])
+        to_sign = _text_to_sign(canonical, stamp, scope)
+        result = _signature(canonical, to_sign, signed, scope, key, credentials.access_key)
         headers["Authorization"] = result.authorization
+
+    def _day_key(self, secret_key: str, day: str) -> Tuple[str, bytes]:
+        """The scope and signing key of ``day``: derived once a day (and per secret, since
+        refreshed credentials bring a new one), not four HMACs for every request."""
+        cached = self._key
+        if cached is None or cached[0] != secret_key or cached[1] != day:
+            scope = _scope(day, self._region, self._service)
+            key = _day_key(secret_key, day, self._region, self._service)
+            cached = self._key = (secret_key, day, scope, key)
+        return cached[2], cached[3]
 
     def __repr__(self) -> str:
         return f"SigV4Auth(region={self._region!r}, service={self._service!r})"
 
 
-def _signed_headers(url: str, headers: Mapping[str, str]) -> Dict[str, str]:
-    """The headers to sign: the ``Host`` the transport will send, ``Content-Type``, and every
-    ``X-Amz-*`` header."""
-    chosen: List[Tuple[str, str]] = [("host", urlsplit(url).netloc)]
+def _signed_headers(host: str, headers: Mapping[str, str]) -> Dict[str, str]:
+    """The headers to sign, named in lowercase: the ``Host`` the transport will send,
+    ``Content-Type``, and every ``X-Amz-*`` header."""
+    chosen: List[Tuple[str, str]] = [("host", host)]
     for name, value in headers.items():
         lowered = name.lower()
         if lowered == "content-type" or lowered.startswith("x-amz-"):
