@@ -7,15 +7,13 @@ SIGTERM finishes the running handlers; a second one releases them and returns at
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
-import logging
 import sys
-from typing import Iterator
 
 from ._cli_common import count, visibility_seconds, wait_seconds
 from ._cli_queue import open_queue
 from ._errors import ConfigurationError
+from ._logs import logged_to_stderr
 from ._worker import Handler, Worker
 
 __all__ = ["HELP", "arguments", "run"]
@@ -64,7 +62,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until it is stopped; 0 on a clean stop."""
     handler = load_handler(args.handler)
-    with _logging_to_stderr(args.log_level), open_queue(args) as queue:
+    with logged_to_stderr(__package__, args.log_level), open_queue(args) as queue:
         worker = Worker(
             queue,
             handler,
@@ -76,22 +74,6 @@ def run(args: argparse.Namespace) -> int:
         )
         worker.run()
     return 0
-
-
-@contextlib.contextmanager
-def _logging_to_stderr(level: str) -> Iterator[None]:
-    """The library's log on stderr at ``level`` while inside (the root logger is left alone)."""
-    logger = logging.getLogger(__package__)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    previous = logger.level
-    logger.setLevel(level.upper())
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 def load_handler(spec: str) -> Handler:

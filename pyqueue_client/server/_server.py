@@ -12,6 +12,7 @@ from types import FrameType, TracebackType
 from typing import Any, Callable, Dict, Optional, TextIO, Tuple, Type
 
 from .._errors import ConfigurationError
+from .._logs import logged_to_stderr
 from .._times import utc_now
 from . import _keys
 from ._app import App
@@ -191,7 +192,7 @@ def serve(
         cleanup.callback(_restore_signals, _on_signals(lambda number, frame: stop.set()))
         server = QueueServer(config)
         cleanup.callback(server.stop)
-        cleanup.callback(_log_to_stderr(log_level))
+        cleanup.enter_context(logged_to_stderr(__package__, log_level))
         _announce(server, out)
         server.start()
         if on_ready is not None:
@@ -213,22 +214,6 @@ def _announce(server: QueueServer, out: TextIO) -> None:
             file=out,
             flush=True,
         )
-
-
-def _log_to_stderr(level: str) -> Callable[[], None]:
-    """Send the server's log to stderr at ``level``; returns what undoes it."""
-    logger = logging.getLogger(__package__)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    previous = logger.level
-    logger.setLevel(level.upper())
-    logger.addHandler(handler)
-
-    def undo() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
-
-    return undo
 
 
 def _on_signals(handler: _Handler) -> Dict[int, Any]:
